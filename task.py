@@ -1,0 +1,941 @@
+"""Run one unit of work unchanged on a laptop, in AWS Batch and in AWS Lambda."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+
+# Importing `typing` at run time costs a Lambda cold start about 9%; mypy and
+# ruff treat this constant as typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Sequence
+    from typing import Any, ClassVar, NoReturn, Protocol
+
+    class BusinessTask(Protocol):
+        """What run_command_line needs of a business mixin."""
+
+        name: ClassVar[str]
+
+    import argparse
+
+__all__ = [
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "AWS_BATCH_JOB_ID",
+    "MASK",
+    "TASK_CONFIG_DB",
+    "TASK_CONFIG_FILE",
+    "TASK_CONFIG_KEY",
+    "TASK_CONFIG_TABLE",
+    "TASK_ENV_REFS",
+    "BatchTask",
+    "CheckReport",
+    "ConfigError",
+    "EnvTask",
+    "FakeLambdaContext",
+    "LambdaTask",
+    "LocalTask",
+    "ParameterError",
+    "Parameters",
+    "Secret",
+    "SourceError",
+    "Task",
+    "TaskError",
+    "run_command_line",
+]
+
+logger = logging.getLogger(__name__)
+
+# The environment variables the library reads.
+TASK_CONFIG_FILE = "TASK_CONFIG_FILE"
+TASK_CONFIG_DB = "TASK_CONFIG_DB"
+TASK_CONFIG_KEY = "TASK_CONFIG_KEY"
+TASK_CONFIG_TABLE = "TASK_CONFIG_TABLE"
+TASK_ENV_REFS = "TASK_ENV_REFS"
+AWS_BATCH_JOB_ID = "AWS_BATCH_JOB_ID"
+AWS_BATCH_JOB_ARRAY_INDEX = "AWS_BATCH_JOB_ARRAY_INDEX"
+
+#: How a secret is shown wherever a person or a log could see it.
+MASK = "***"
+
+#: TinyDB.default_table_name, kept here so that naming the source needs no import.
+TINYDB_DEFAULT_TABLE = "_default"
+
+#: The key of a reference to an environment variable: {"$env": "DB_PASSWORD"}.
+REFERENCE_KEY = "$env"
+
+#: Exit statuses of the command line.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG_ERROR = 2
+EXIT_TERMINATED = 128 + 15  # the shell's convention for "killed by SIGTERM"
+
+
+# --------------------------------------------------------------------------
+# Errors
+
+
+class TaskError(Exception):
+    """Root of every exception this library raises."""
+
+
+class ConfigError(TaskError):
+    """A task's configuration cannot be used, so its business logic did not run.
+
+    The message is built here, from the name of the source and a list of
+    problems that each name a parameter or a part of the source: no call site
+    pastes a value into it, so a secret cannot leak through an error.
+    """
+
+    def __init__(self, source: str, problems: Iterable[str]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__(source, self.problems)
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        listed = "; ".join(self.problems)
+        return f"{self.source}: {len(self.problems)} problems: {listed}"
+
+
+class SourceError(ConfigError):
+    """The source is missing, unreadable, malformed, or holds no parameters."""
+
+
+class ParameterError(ConfigError):
+    """Parameters are missing, unknown, of the wrong type, or badly referenced."""
+
+
+# --------------------------------------------------------------------------
+# Declared parameters
+
+
+class Secret:
+    """A string that never shows itself: str() and repr() give "***"."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret itself, for the one place that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_KINDS: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "Secret": Secret,
+}
+
+_EXPECTED = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    Secret: "a string (secret)",
+}
+
+_BOOLEAN_WORDS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "false": False,
+    "0": False,
+    "no": False,
+}
+
+
+class _Field:
+    """One declared parameter: its name, kind, whether it may be null, its default."""
+
+    __slots__ = ("default", "kind", "name", "optional", "required")
+
+    def __init__(self, name: str, kind: type, optional: bool, default: object, required: bool) -> None:
+        self.name = name
+        self.kind = kind
+        self.optional = optional
+        self.default = default
+        self.required = required
+
+    def describe(self) -> str:
+        expected = _EXPECTED[self.kind]
+        return f"{expected} or null" if self.optional else expected
+
+    def from_json(self, value: object) -> object:
+        """Return value as this field's kind, or raise ValueError saying why not.
+
+        JSON types are strict: true is not an integer, 5432.0 and "5432" are
+        not integers, null is only for optional fields, an integer is a float.
+        """
+        kind = self.kind
+        value_type = type(value)
+        if value is None and self.optional:
+            return None
+        if kind is str and value_type is str:
+            return value
+        if kind is int and value_type is int:
+            return value
+        if kind is bool and value_type is bool:
+            return value
+        if kind is Secret:
+            if value_type is str:
+                return Secret(value)  # type: ignore[arg-type]
+            if value_type is Secret:
+                return value
+        if kind is float and value_type in (int, float):
+            number = float(value)  # type: ignore[arg-type]
+            if math.isfinite(number):
+                return number
+            raise ValueError(f"expected {self.describe()}, got a number that is not finite")
+        raise ValueError(f"expected {self.describe()}, got {_json_kind(value)}")
+
+    def from_text(self, text: str) -> object:
+        """Parse text from the environment as this field's kind, or raise ValueError."""
+        kind = self.kind
+        if kind is str:
+            return text
+        if kind is Secret:
+            return Secret(text)
+        if kind is int:
+            digits = text[1:] if text[:1] in ("+", "-") else text
+            if digits.isascii() and digits.isdigit():
+                return int(text)
+            raise ValueError("expected an integer (an optional sign and decimal digits)")
+        if kind is bool:
+            word = _BOOLEAN_WORDS.get(text.lower())
+            if word is not None:
+                return word
+            raise ValueError("expected a boolean (true/false, 1/0 or yes/no)")
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+
+
+def _json_kind(value: object) -> str:
+    """Name the kind of a decoded JSON value, never the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _name_for_message(key: object) -> str:
+    """A parameter name as a message shows it: keys may come from an invoker."""
+    text = key if isinstance(key, str) else repr(key)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _parse_annotation(owner: str, name: str, annotation: object) -> tuple[type, bool]:
+    """Read `int`, `Secret`, `str | None` and the like, as objects or as strings."""
+    if isinstance(annotation, str):
+        text = annotation
+    elif isinstance(annotation, type):
+        text = annotation.__name__
+    else:
+        text = str(annotation)  # a union such as `int | None` prints as written
+    parts = [part.strip().rpartition(".")[2] for part in text.split("|")]
+    optional = "None" in parts
+    kinds = [part for part in parts if part != "None"]
+    if len(kinds) != 1 or kinds[0] not in _KINDS:
+        supported = ", ".join(_KINDS)
+        raise TypeError(
+            f"{owner}.{name}: unsupported annotation {text!r}; "
+            f"use one of {supported}, optionally with '| None'"
+        )
+    return _KINDS[kinds[0]], optional
+
+
+class Parameters:
+    """Base class of a task's declared parameters: a typed, immutable record.
+
+    Annotate one field per parameter; a class attribute is its default, and
+    `| None` makes it optional (default None)::
+
+        class Params(Parameters):
+            host: str
+            port: int = 5432
+            password: Secret
+            timeout: float | None
+
+    Kinds: str, int, float, bool and Secret. Calling the class validates its
+    keyword arguments by the same rules as a JSON source.
+    """
+
+    _fields: ClassVar[dict[str, _Field]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = dict(cls._fields)
+        for name, annotation in cls.__annotations__.items():
+            kind, optional = _parse_annotation(cls.__qualname__, name, annotation)
+            has_default = name in vars(cls) or optional
+            field = _Field(name, kind, optional, None, required=not has_default)
+            if name in vars(cls):
+                try:
+                    field.default = field.from_json(vars(cls)[name])
+                except ValueError as exc:
+                    raise TypeError(f"{cls.__qualname__}.{name}: default {exc}") from None
+            fields[name] = field
+        cls._fields = fields
+
+    def __init__(self, **values: object) -> None:
+        checked, problems = self._validate(values)
+        if problems:
+            raise ParameterError(f"{type(self).__qualname__}(...)", problems.values())
+        self.__dict__.update(checked)
+
+    @classmethod
+    def _validate(
+        cls, values: Mapping[str, object], reported: Collection[str] = ()
+    ) -> tuple[dict[str, object], dict[str, str]]:
+        """Check values against the fields; return the typed values and the problems,
+        each keyed by the parameter it is about.
+
+        Fields named in `reported` already have a problem of their own: they are
+        neither checked nor called missing.
+        """
+        checked: dict[str, object] = {}
+        problems: dict[str, str] = {}
+        for name, field in cls._fields.items():
+            if name in reported:
+                continue
+            if name in values:
+                try:
+                    checked[name] = field.from_json(values[name])
+                except ValueError as exc:
+                    problems[name] = f"{name}: {exc}"
+            elif field.required:
+                problems[name] = f"{name}: missing (expected {field.describe()})"
+            else:
+                checked[name] = field.default
+        for key in values:
+            if key not in cls._fields:
+                known = ", ".join(cls._fields)
+                problems[key] = f"{_name_for_message(key)}: unknown parameter (known: {known})"
+        return checked, problems
+
+    @classmethod
+    def _trusted(cls, checked: dict[str, object]) -> Parameters:
+        """Build an instance from values that _validate has already checked."""
+        instance = cls.__new__(cls)
+        instance.__dict__.update(checked)
+        return instance
+
+    def masked(self) -> dict[str, object]:
+        """Every parameter as a plain dict, with secrets shown as "***"."""
+        return {name: MASK if isinstance(value, Secret) else value for name, value in self.__dict__.items()}
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__qualname__} is read-only")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__qualname__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        return f"{type(self).__qualname__}({fields})"
+
+
+# --------------------------------------------------------------------------
+# The task and its runtimes
+
+
+class CheckReport:
+    """What --check shows: where the parameters come from and whether they are valid."""
+
+    __slots__ = ("parameters", "problems", "runtime", "source")
+
+    def __init__(
+        self,
+        runtime: str,
+        source: str,
+        parameters: Sequence[tuple[str, str, str]],
+        problems: Sequence[str],
+    ) -> None:
+        self.runtime = runtime
+        self.source = source
+        #: One (name, value as shown, where it came from) per parameter.
+        self.parameters = tuple(parameters)
+        self.problems = tuple(problems)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self, runtime_reason: str | None = None) -> str:
+        """The report for a person; runtime_reason says why this runtime was chosen."""
+        runtime = self.runtime if runtime_reason is None else f"{self.runtime}, because {runtime_reason}"
+        lines = [f"Runtime: {runtime}", f"Source: {self.source}"]
+        if self.ok:
+            width = max((len(name) for name, _, _ in self.parameters), default=0)
+            lines.append(f"Parameters ({len(self.parameters)}):")
+            for name, shown, origin in self.parameters:
+                lines.append(f"  {name.ljust(width)}  {shown}  ({origin})")
+            lines.append("Valid: the task would run with these parameters.")
+        else:
+            lines.append(f"Problems ({len(self.problems)}):")
+            lines.extend(f"  - {problem}" for problem in self.problems)
+            lines.append("Invalid: fix every problem above; nothing was run.")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class Task(ABC):
+    """A unit of work whose parameters come from wherever its runtime keeps them.
+
+    run() is the template: load_config() reads the raw parameters, $env
+    references are resolved, the result is validated against the business
+    task's declared parameters, and execute() gets them typed. A runtime class
+    implements load_config(); a business mixin sets `name` and `parameters` and
+    implements execute(). Neither overrides run().
+    """
+
+    #: Where the task runs ("local", "batch", "lambda", "env"): set by each runtime class.
+    runtime: ClassVar[str]
+    #: What a value read straight from the source is called in a check report.
+    origin: ClassVar[str] = "source"
+    #: None when $env references may name any variable (whoever writes the source
+    #: deploys the task); else the variable listing the names they may use.
+    reference_allowlist: ClassVar[str | None] = None
+    #: The business task's name: the default TinyDB key and environment prefix.
+    name: ClassVar[str]
+    #: The business task's declared parameters: a Parameters subclass.
+    parameters: ClassVar[type[Parameters]]
+
+    def __init__(self) -> None:
+        self.environ: Mapping[str, str] = os.environ
+
+    def run(self) -> dict[str, object]:
+        """Load, resolve and validate the parameters, then run the business logic."""
+        params, _ = self._load()
+        logger.info("%s: parameters loaded from %s", self.name, self.describe_source())
+        return self.execute(params)
+
+    def check(self) -> CheckReport:
+        """Load and validate the parameters without running the business logic."""
+        try:
+            params, origins = self._load()
+        except ConfigError as error:
+            return CheckReport(self.runtime, error.source, (), error.problems)
+        shown = params.masked()
+        lines = [
+            (name, json.dumps(shown[name]), origins.get(name, "default")) for name in type(params)._fields
+        ]
+        return CheckReport(self.runtime, self.describe_source(), lines, ())
+
+    @abstractmethod
+    def load_config(self) -> object:
+        """Return the raw parameters as the source holds them: a mapping of names
+        to values, or whatever the source decoded to (run() checks the shape).
+
+        Read only; raise ConfigError for a source that is missing or not
+        configured. OSError and ValueError (bad JSON, bad UTF-8) become a
+        SourceError in run().
+        """
+
+    def describe_source(self) -> str:
+        """Name the source for messages and reports (a path, a table, a key)."""
+        return self.runtime
+
+    @abstractmethod
+    def execute(self, params: Any) -> dict[str, object]:
+        """The business logic: take the validated parameters, return a JSON-ready dict."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} runtime={self.runtime}>"
+
+    def _load(self) -> tuple[Parameters, dict[str, str]]:
+        """Return the validated parameters and where each one came from."""
+        raw = self._read_source()
+        source = self.describe_source()
+        if not isinstance(raw, Mapping):
+            raise SourceError(source, [f"expected a JSON object of parameters, got {_json_kind(raw)}"])
+        fields = self.parameters._fields
+        values: dict[str, object] = {}
+        origins: dict[str, str] = {}
+        problems: dict[str, str] = {}
+        for key, value in raw.items():
+            field = fields.get(key)
+            if field is not None and _is_reference(value):
+                variable, resolved, problem = self._dereference(field, value)
+                origins[key] = f"$env {variable}"
+                if problem:
+                    problems[key] = f"{key}: {problem}"
+                else:
+                    values[key] = resolved
+            else:
+                values[key] = value
+                origins[key] = self.origin
+        checked, invalid = self.parameters._validate(values, reported=problems)
+        problems.update(invalid)
+        if problems:
+            raise ParameterError(source, _in_declared_order(problems, fields))
+        return self.parameters._trusted(checked), origins
+
+    def _read_source(self) -> object:
+        """Call load_config(), turning foreign errors into a SourceError."""
+        try:
+            return self.load_config()
+        except (OSError, ValueError) as exc:
+            raise SourceError(self.describe_source(), [_explain(exc)]) from exc
+
+    def _dereference(self, field: _Field, reference: Mapping[str, object]) -> tuple[str, object, str]:
+        """Return (variable, its value parsed as the field's kind, problem) for {"$env": NAME}."""
+        variable = reference[REFERENCE_KEY]
+        if len(reference) != 1 or not isinstance(variable, str) or not variable:
+            return "", None, 'a reference must be {"$env": "VARIABLE_NAME"} and nothing else'
+        allowlist = self.reference_allowlist
+        if allowlist is not None:
+            allowed = {name.strip() for name in self.environ.get(allowlist, "").split(",")}
+            if variable not in allowed:
+                return variable, None, f"$env {variable} is not allowed: {allowlist} does not list it"
+        text = self.environ.get(variable, "")
+        if not text:
+            return variable, None, f"$env {variable} is not set (or is empty)"
+        try:
+            return variable, field.from_text(text), ""
+        except ValueError as exc:
+            return variable, None, f"$env {variable}: {exc}"
+
+
+def _is_reference(value: object) -> bool:
+    return isinstance(value, Mapping) and REFERENCE_KEY in value
+
+
+def _in_declared_order(problems: Mapping[str, str], fields: Mapping[str, object]) -> list[str]:
+    """The problems, keyed by parameter, in the order the task declares its parameters."""
+    order = {name: index for index, name in enumerate(fields)}
+    return [problems[key] for key in sorted(problems, key=lambda key: order.get(key, len(order)))]
+
+
+def _explain(exc: OSError | ValueError) -> str:
+    """Say what went wrong reading a source, without quoting any of its content."""
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (bad byte at offset {exc.start})"
+    if isinstance(exc, json.JSONDecodeError):
+        if not exc.doc.strip():
+            return "empty: expected a JSON object"
+        return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    return type(exc).__name__
+
+
+def _environ_or_default(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+class LocalTask(Task):
+    """Parameters from a JSON file holding one object: an engineer's laptop."""
+
+    runtime = "local"
+    origin = "file"
+
+    def __init__(
+        self, config_path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__()
+        self.config_path = config_path
+        self.environ = _environ_or_default(environ)
+
+    def load_config(self) -> object:
+        with open(self._path(), encoding="utf-8") as config_file:
+            return json.load(config_file)
+
+    def describe_source(self) -> str:
+        return f"JSON file {self._path()}"
+
+    def _path(self) -> str:
+        if self.config_path is not None:
+            return os.fspath(self.config_path)
+        path = self.environ.get(TASK_CONFIG_FILE, "")
+        if not path:
+            raise SourceError(
+                "local runtime",
+                [f"no JSON file given: pass config_path (--config) or set {TASK_CONFIG_FILE}"],
+            )
+        return path
+
+
+class BatchTask(Task):
+    """Parameters from one document of a TinyDB file: an AWS Batch job.
+
+    The document is {"task": KEY, "params": {...}}; an array job's child i
+    reads the one with "array_index": i. The file is only ever read.
+    """
+
+    runtime = "batch"
+    origin = "document"
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        table: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.key = key
+        self.table = table
+        self.environ = _environ_or_default(environ)
+
+    def load_config(self) -> object:
+        from tinydb.storages import JSONStorage  # only the Batch path pays for TinyDB
+
+        path, table, key, index_text = self._location()
+        index = _array_index(index_text, self.describe_source())
+        # Mode "r" opens the file read-only and never creates it. One read() is
+        # one parse: Table.get() with a condition would parse the file twice.
+        storage = JSONStorage(path, access_mode="r")
+        try:
+            tables = storage.read()
+        finally:
+            storage.close()
+        return self._find_params(tables, table, key, index)
+
+    def describe_source(self) -> str:
+        path, table, key, index_text = self._location()
+        described = f"TinyDB file {path}, table {table!r}, key {key!r}"
+        if index_text is not None:
+            described += f", array index {index_text!r}"
+        return described
+
+    def _location(self) -> tuple[str, str, str, str | None]:
+        """The file, table, key and array index (as text, or None) to read."""
+        environ = self.environ
+        path = os.fspath(self.db_path) if self.db_path is not None else environ.get(TASK_CONFIG_DB, "")
+        if not path:
+            raise SourceError(
+                "batch runtime", [f"no TinyDB file given: pass db_path (--db) or set {TASK_CONFIG_DB}"]
+            )
+        table = self.table or environ.get(TASK_CONFIG_TABLE) or TINYDB_DEFAULT_TABLE
+        key = self.key or environ.get(TASK_CONFIG_KEY) or self.name
+        return path, table, key, environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
+
+    def _find_params(self, tables: object, table: str, key: str, index: int | None) -> object:
+        """Scan the table once for the one document of this key (and index)."""
+        source = self.describe_source()
+        if tables is None:
+            raise SourceError(source, ["the file is empty"])
+        if not isinstance(tables, dict):
+            raise SourceError(
+                source, [f"not a TinyDB file: expected an object of tables, got {_json_kind(tables)}"]
+            )
+        documents = tables.get(table)
+        if documents is None:
+            raise SourceError(source, [f"no table {table!r} in the file"])
+        if not isinstance(documents, dict):
+            raise SourceError(source, [f"table {table!r} is not a TinyDB table (an object of documents)"])
+        matches = [
+            (doc_id, document)
+            for doc_id, document in documents.items()
+            if isinstance(document, dict) and document.get("task") == key and _has_index(document, index)
+        ]
+        wanted = f"key {key!r}" if index is None else f"key {key!r} and array_index {index}"
+        if not matches:
+            unindexed = "" if index is not None else " and no array_index"
+            raise SourceError(source, [f"no document with {wanted}{unindexed}"])
+        if len(matches) > 1:
+            ids = ", ".join(doc_id for doc_id, _ in matches)
+            raise SourceError(
+                source, [f"{len(matches)} documents with {wanted} (ids {ids}); expected exactly one"]
+            )
+        params = matches[0][1].get("params")
+        if not isinstance(params, dict):
+            got = "none" if params is None else _json_kind(params)
+            raise SourceError(source, [f'the document\'s "params" must be an object, got {got}'])
+        return params
+
+
+def _has_index(document: dict[str, object], index: int | None) -> bool:
+    if index is None:
+        return "array_index" not in document
+    found = document.get("array_index")
+    return type(found) is int and found == index  # true == 1 and 1.0 == 1, but neither is an index
+
+
+def _array_index(text: str | None, source: str) -> int | None:
+    if text is None:
+        return None
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise SourceError(source, [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be an integer, got {text!r}"])
+    return int(text)
+
+
+class LambdaTask(Task):
+    """Parameters from the JSON event of an AWS Lambda invocation.
+
+    Whoever invokes the function writes the event, so a $env reference in it
+    may only name the variables listed in TASK_ENV_REFS.
+    """
+
+    runtime = "lambda"
+    origin = "event"
+    reference_allowlist = TASK_ENV_REFS
+
+    def __init__(
+        self, event: object, context: object | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__()
+        self.event = event
+        #: The invocation's context, for business logic that wants the deadline.
+        self.context = context
+        self.environ = _environ_or_default(environ)
+
+    def load_config(self) -> object:
+        return self.event
+
+    def describe_source(self) -> str:
+        return "Lambda event"
+
+
+class EnvTask(Task):
+    """Parameters from environment variables: WIDGET_HOST, WIDGET_PORT, ...
+
+    A variable that carries the prefix but names no parameter is an error;
+    variables without the prefix are ignored, and an empty one counts as unset.
+    """
+
+    runtime = "env"
+    origin = "environment"
+
+    def __init__(self, prefix: str | None = None, *, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.environ = _environ_or_default(environ)
+
+    def load_config(self) -> object:
+        # Each variable becomes a reference, so run() parses it by its declared
+        # type exactly as it parses any other $env value.
+        prefix = self._prefix()
+        return {
+            _env_parameter_name(variable[len(prefix) :]): {REFERENCE_KEY: variable}
+            for variable, text in self.environ.items()
+            if variable.startswith(prefix) and text
+        }
+
+    def describe_source(self) -> str:
+        return f"environment variables {self._prefix()}*"
+
+    def _prefix(self) -> str:
+        return f"{self.name.upper()}_" if self.prefix is None else self.prefix
+
+
+def _env_parameter_name(suffix: str) -> str:
+    """WIDGET_HOST names "host"; a suffix not in upper case names no parameter."""
+    return suffix.lower() if suffix == suffix.upper() else suffix
+
+
+class FakeLambdaContext:
+    """A stand-in for the context AWS Lambda passes a handler, for tests.
+
+    Each instance has a fresh request id and a deadline `timeout_ms` from now.
+    """
+
+    def __init__(
+        self, function_name: str = "task", timeout_ms: int = 30_000, memory_limit_in_mb: int = 128
+    ) -> None:
+        import time
+        import uuid
+
+        self._monotonic = time.monotonic
+        self._deadline = time.monotonic() + timeout_ms / 1000
+        self.aws_request_id = str(uuid.uuid4())
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = str(memory_limit_in_mb)
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"2026/01/01/[$LATEST]{self.aws_request_id.replace('-', '')}"
+        self.identity = None
+        self.client_context = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - self._monotonic()) * 1000))
+
+
+# --------------------------------------------------------------------------
+# The command line: `python assignment.py` on a laptop, in AWS Batch, or anywhere
+# the environment configures the task.
+
+_COMMAND_LINE_RUNTIMES: dict[str, type] = {
+    "local": LocalTask,
+    "batch": BatchTask,
+    "env": EnvTask,
+}
+
+# option name -> (the runtime it belongs to, the runtime's constructor keyword)
+_RUNTIME_OPTIONS = {
+    "config": ("local", "config_path"),
+    "db": ("batch", "db_path"),
+    "key": ("batch", "key"),
+    "table": ("batch", "table"),
+    "prefix": ("env", "prefix"),
+}
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM; a BaseException, so that the
+    business logic's `except Exception` does not swallow it, while its
+    `finally` blocks run."""
+
+
+def run_command_line(
+    business: type[BusinessTask],
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run a business mixin from the command line and return the exit status.
+
+    Prints the result as one line of JSON (or, with --check, a report) on
+    standard output, and logs on standard error. Exit status: 0 done, 2 a
+    configuration or usage error, 1 any other failure, 143 on SIGTERM.
+    """
+    environ = _environ_or_default(environ)
+    parser = _argument_parser(business)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
+        return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
+    runtime, reason = _choose_runtime(args.runtime, environ)
+    misplaced = [
+        f"--{option} is for the {owner} runtime"
+        for option, (owner, _) in _RUNTIME_OPTIONS.items()
+        if getattr(args, option) is not None and owner != runtime
+    ]
+    if misplaced:
+        parser.print_usage(sys.stderr)
+        print(
+            f"{parser.prog}: error: runtime is {runtime} ({reason}); {'; '.join(misplaced)}", file=sys.stderr
+        )
+        return EXIT_CONFIG_ERROR
+    keywords = {
+        keyword: getattr(args, option)
+        for option, (owner, keyword) in _RUNTIME_OPTIONS.items()
+        if owner == runtime and getattr(args, option) is not None
+    }
+    runtime_class = _COMMAND_LINE_RUNTIMES[runtime]
+    runnable = type(
+        runtime_class.__name__.removesuffix("Task") + business.__name__, (business, runtime_class), {}
+    )
+    task: Task = runnable(**keywords, environ=environ)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    import signal
+
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run_and_report(task, parser.prog, reason, check=args.check)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _run_and_report(task: Task, prog: str, reason: str, *, check: bool) -> int:
+    try:
+        if check:
+            report = task.check()
+            print(report.render(reason))
+            if not report.ok:
+                print(
+                    f"{prog}: configuration error: {ConfigError(report.source, report.problems)}",
+                    file=sys.stderr,
+                )
+            return EXIT_OK if report.ok else EXIT_CONFIG_ERROR
+        print(json.dumps(task.run()))
+        return EXIT_OK
+    except ConfigError as error:
+        print(f"{prog}: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except _Terminated:
+        logger.warning("%s: stopped by SIGTERM", task.name)
+        return EXIT_TERMINATED
+    except Exception:
+        logger.exception("%s: failed", task.name)
+        return EXIT_FAILURE
+
+
+def _argument_parser(business: type[BusinessTask]) -> argparse.ArgumentParser:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=f"Run the {business.name} task. Runtime: --runtime, else batch when "
+        f"{AWS_BATCH_JOB_ID} is set, else local.",
+    )
+    parser.add_argument(
+        "--runtime", choices=list(_COMMAND_LINE_RUNTIMES), help="where the parameters come from"
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"local: the JSON file (default: ${TASK_CONFIG_FILE})"
+    )
+    parser.add_argument("--db", metavar="PATH", help=f"batch: the TinyDB file (default: ${TASK_CONFIG_DB})")
+    parser.add_argument(
+        "--key", help=f"batch: the document's key (default: ${TASK_CONFIG_KEY}, else {business.name!r})"
+    )
+    parser.add_argument(
+        "--table", metavar="T", help=f"batch: the table (default: ${TASK_CONFIG_TABLE}, else TinyDB's)"
+    )
+    parser.add_argument(
+        "--prefix", metavar="P", help=f"env: the variables' prefix (default: {business.name.upper()}_)"
+    )
+    parser.add_argument("--check", action="store_true", help="validate the parameters and report; do not run")
+    return parser
+
+
+def _choose_runtime(requested: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
+    """Return the runtime and, for a person, why it was chosen."""
+    if requested is not None:
+        return requested, f"--runtime {requested} was given"
+    if environ.get(AWS_BATCH_JOB_ID):
+        return "batch", f"{AWS_BATCH_JOB_ID} is set"
+    return "local", f"--runtime was not given and {AWS_BATCH_JOB_ID} is not set"
+
+
+def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    raise _Terminated
