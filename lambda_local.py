@@ -169,7 +169,7 @@ class RuntimeAPI:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            def log_message(self, format: str, *args: object) -> None:
                 """Keep the API quiet: the function's own logs are what matter."""
 
         return Handler
@@ -220,7 +220,9 @@ def lambda_environment(api_address: str, base: Mapping[str, str]) -> dict[str, s
 class FunctionProcess:
     """`python -m awslambdaric HANDLER` in a child process, stopped on exit."""
 
-    def __init__(self, api: RuntimeAPI, handler: str = "assignment.handler", *, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, api: RuntimeAPI, handler: str = "assignment.handler", *, env: Mapping[str, str]
+    ) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "awslambdaric", handler],
             cwd=PROJECT_DIR,
@@ -259,7 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     failed = 0
-    with RuntimeAPI() as api, FunctionProcess(api, env=lambda_environment(api.address, os.environ)) as function:
+    with (
+        RuntimeAPI() as api,
+        FunctionProcess(api, env=lambda_environment(api.address, os.environ)) as function,
+    ):
         for path in paths:
             outcome = api.invoke_raw(Path(path).read_bytes())
             print(outcome.as_json())

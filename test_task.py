@@ -1,0 +1,468 @@
+"""The library: declared parameters, the run() template, errors, references."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import subprocess
+import sys
+from typing import Any, ClassVar
+
+import pytest
+
+import task
+from conftest import ALL_RUNTIMES, DROP, PROJECT_DIR, SECRET, build_widget, widget_params
+from task import (
+    ConfigError,
+    LocalTask,
+    ParameterError,
+    Parameters,
+    Secret,
+    SourceError,
+    Task,
+    TaskError,
+)
+
+# --------------------------------------------------------------------------
+# Declared parameters
+
+
+class ServiceParams(Parameters):
+    host: str
+    port: int = 8080
+    ratio: float = 0.5
+    verbose: bool = False
+    token: Secret
+    label: str | None
+
+
+def test_fields_are_read_from_the_annotations_in_declared_order() -> None:
+    params = ServiceParams(host="h", token="t")
+    assert list(params.masked()) == ["host", "port", "ratio", "verbose", "token", "label"]
+
+
+def test_defaults_apply_and_an_optional_field_defaults_to_none() -> None:
+    params = ServiceParams(host="h", token="t")
+    assert (params.port, params.ratio, params.verbose, params.label) == (8080, 0.5, False, None)
+
+
+def test_annotations_may_be_real_objects_as_well_as_strings() -> None:
+    annotations = {"count": int, "name": str | None, "key": Secret | None, "on": bool, "share": float}
+    params_class = type("Evaluated", (Parameters,), {"__annotations__": annotations})
+    params = params_class(count=3, on=True, share=1, key="k")
+    assert params.masked() == {"count": 3, "name": None, "key": "***", "on": True, "share": 1.0}
+
+
+@pytest.mark.parametrize("annotation", ["list[str]", "Optional[int]", "int | str", "dict", "None"])
+def test_an_unsupported_annotation_is_a_type_error_naming_the_field(annotation: str) -> None:
+    with pytest.raises(TypeError, match=r"Broken\.field: unsupported annotation"):
+        type("Broken", (Parameters,), {"__annotations__": {"field": annotation}})
+
+
+def test_a_default_of_the_wrong_type_is_a_type_error_at_class_definition() -> None:
+    with pytest.raises(TypeError, match=r"Broken\.port: default expected an integer, got a string"):
+        type("Broken", (Parameters,), {"__annotations__": {"port": "int"}, "port": "5432"})
+
+
+def test_a_subclass_extends_its_parents_fields() -> None:
+    class MoreParams(ServiceParams):
+        retries: int = 3
+
+    assert MoreParams(host="h", token="t").retries == 3
+    assert "retries" not in ServiceParams(host="h", token="t").masked()
+
+
+def test_calling_the_class_reports_every_problem_at_once() -> None:
+    with pytest.raises(ParameterError) as caught:
+        ServiceParams(port="80", verbose=1, colour="red", token=SECRET * 2)
+    assert caught.value.problems == (
+        "host: missing (expected a string)",
+        "port: expected an integer, got a string",
+        "verbose: expected a boolean, got an integer",
+        "colour: unknown parameter (known: host, port, ratio, verbose, token, label)",
+    )
+
+
+def test_parameters_are_immutable() -> None:
+    params = ServiceParams(host="h", token="t")
+    with pytest.raises(AttributeError, match="read-only"):
+        params.host = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="read-only"):
+        del params.host
+    assert params.host == "h"
+
+
+def test_parameters_compare_and_hash_by_value() -> None:
+    assert ServiceParams(host="h", token="t") == ServiceParams(host="h", token="t")
+    assert ServiceParams(host="h", token="t") != ServiceParams(host="h", token="u")
+    assert len({ServiceParams(host="h", token="t"), ServiceParams(host="h", token="t")}) == 1
+
+
+def test_a_secret_never_shows_itself() -> None:
+    params = ServiceParams(host="h", token=SECRET)
+    shown = [repr(params), str(params), repr(params.token), str(params.token), f"{params.token}"]
+    assert all(SECRET not in text for text in shown)
+    assert params.masked()["token"] == "***"
+    assert isinstance(params.token, Secret)
+    assert params.token.reveal() == SECRET
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "problem"),
+    [
+        ("int", True, "expected an integer, got a boolean"),
+        ("int", 5432.0, "expected an integer, got a number with a fraction or exponent"),
+        ("int", 5432.5, "expected an integer, got a number with a fraction or exponent"),
+        ("int", "5432", "expected an integer, got a string"),
+        ("int", None, "expected an integer, got null"),
+        ("float", False, "expected a number, got a boolean"),
+        ("float", "1.5", "expected a number, got a string"),
+        ("float", math.nan, "expected a number, got a number that is not finite"),
+        ("float", math.inf, "expected a number, got a number that is not finite"),
+        ("bool", 1, "expected a boolean, got an integer"),
+        ("bool", "true", "expected a boolean, got a string"),
+        ("str", 7, "expected a string, got an integer"),
+        ("str", ["a"], "expected a string, got an array"),
+        ("str", {"a": 1}, "expected a string, got an object"),
+        ("Secret", 1234, "expected a string (secret), got an integer"),
+        ("str | None", 7, "expected a string or null, got an integer"),
+    ],
+)
+def test_json_values_are_strictly_typed(annotation: str, value: object, problem: str) -> None:
+    params_class = type("Strict", (Parameters,), {"__annotations__": {"field": annotation}})
+    with pytest.raises(ParameterError) as caught:
+        params_class(field=value)
+    assert caught.value.problems == (f"field: {problem}",)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "expected"),
+    [
+        ("int", 5432, 5432),
+        ("float", 5, 5.0),
+        ("float", 0.25, 0.25),
+        ("bool", False, False),
+        ("str", "", ""),
+        ("str | None", None, None),
+    ],
+)
+def test_json_values_of_the_declared_type_are_accepted(
+    annotation: str, value: object, expected: object
+) -> None:
+    params_class = type("Strict", (Parameters,), {"__annotations__": {"field": annotation}})
+    accepted = params_class(field=value).masked()["field"]
+    assert accepted == expected
+    assert type(accepted) is type(expected)
+
+
+# --------------------------------------------------------------------------
+# The run() template and its hooks
+
+
+class Echo:
+    """A business task that returns the parameters it was given."""
+
+    name: ClassVar[str] = "echo"
+    runtime: ClassVar[str]
+    parameters: ClassVar[type[Parameters]] = ServiceParams
+
+    def execute(self, params: ServiceParams) -> dict[str, object]:
+        return {"runtime": self.runtime, **params.masked()}
+
+
+class CountingTask(Echo, Task):
+    """A runtime that hands out fixed raw parameters and counts its reads."""
+
+    runtime = "counting"
+
+    def __init__(self, raw: object) -> None:
+        super().__init__()
+        self.raw = raw
+        self.reads = 0
+
+    def load_config(self) -> object:
+        self.reads += 1
+        return self.raw
+
+
+class FailingSourceTask(Echo, Task):
+    """A runtime whose source fails with a foreign exception."""
+
+    runtime = "failing"
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def load_config(self) -> object:
+        raise self.error
+
+    def describe_source(self) -> str:
+        return "the failing source"
+
+
+def test_run_reads_the_source_once_and_returns_the_business_result() -> None:
+    counting = CountingTask({"host": "h", "token": SECRET})
+    result = counting.run()
+    assert counting.reads == 1
+    assert result == {
+        "runtime": "counting",
+        "host": "h",
+        "port": 8080,
+        "ratio": 0.5,
+        "verbose": False,
+        "token": "***",
+        "label": None,
+    }
+
+
+def test_a_runtime_without_business_logic_cannot_be_instantiated() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        LocalTask("config.json")  # type: ignore[abstract]
+
+
+def test_a_runtime_that_does_not_implement_load_config_cannot_be_instantiated() -> None:
+    class Incomplete(Echo, Task):
+        runtime = "incomplete"
+
+    with pytest.raises(TypeError, match="load_config"):
+        Incomplete()  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize(
+    ("error", "explained"),
+    [
+        (FileNotFoundError(2, "No such file or directory"), "No such file or directory"),
+        (PermissionError(13, "Permission denied"), "Permission denied"),
+        (json.JSONDecodeError("Expecting value", '{"password": "' + SECRET, 14), "not valid JSON"),
+        (UnicodeDecodeError("utf-8", SECRET.encode(), 3, 4, "invalid start byte"), "not UTF-8 text"),
+    ],
+)
+def test_foreign_errors_from_the_source_become_a_source_error_that_keeps_the_cause(
+    error: Exception, explained: str
+) -> None:
+    with pytest.raises(SourceError) as caught:
+        FailingSourceTask(error).run()
+    assert str(caught.value).startswith(f"the failing source: {explained}")
+    assert caught.value.__cause__ is error
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"), [([], "an array"), ("text", "a string"), (None, "null"), (3, "an integer")]
+)
+def test_a_source_that_is_not_an_object_is_a_source_error(raw: object, kind: str) -> None:
+    with pytest.raises(SourceError, match=f"counting: expected a JSON object of parameters, got {kind}$"):
+        CountingTask(raw).run()
+
+
+def test_exceptions_from_the_business_logic_propagate_unchanged() -> None:
+    class Exploding(CountingTask):
+        def execute(self, params: ServiceParams) -> dict[str, object]:
+            raise RuntimeError("the widget service is down")
+
+    with pytest.raises(RuntimeError, match="the widget service is down"):
+        Exploding({"host": "h", "token": "t"}).run()
+
+
+def test_errors_form_one_hierarchy() -> None:
+    assert issubclass(TaskError, Exception)
+    assert issubclass(ConfigError, TaskError)
+    assert issubclass(SourceError, ConfigError)
+    assert issubclass(ParameterError, ConfigError)
+
+
+def test_a_config_error_names_the_source_and_every_problem() -> None:
+    error = ConfigError("JSON file a.json", ["port: expected an integer, got a string", "host: missing"])
+    assert str(error) == (
+        "JSON file a.json: 2 problems: port: expected an integer, got a string; host: missing"
+    )
+    assert str(ConfigError("Lambda event", ["host: missing"])) == "Lambda event: host: missing"
+
+
+def test_every_public_name_exists() -> None:
+    assert sorted(task.__all__) == sorted(set(task.__all__))
+    for name in task.__all__:
+        assert hasattr(task, name), name
+
+
+def test_a_task_repr_names_its_class_and_runtime_only() -> None:
+    counting = CountingTask({"host": "h", "token": SECRET})
+    counting.run()
+    assert repr(counting) == "<CountingTask runtime=counting>"
+
+
+@pytest.mark.parametrize("runtime", ALL_RUNTIMES)
+def test_constructing_a_task_reads_no_environment_and_never_fails(runtime: str) -> None:
+    class Unreadable(dict[str, str]):
+        def __getitem__(self, key: str) -> str:
+            raise AssertionError("read the environment at construction")
+
+        get = __getitem__  # type: ignore[assignment]
+
+    classes: dict[str, Any] = {
+        "local": task.LocalTask,
+        "batch": task.BatchTask,
+        "lambda": task.LambdaTask,
+        "env": task.EnvTask,
+    }
+    runnable = type("Built", (Echo, classes[runtime]), {})
+    arguments = ({},) if runtime == "lambda" else ()
+    runnable(*arguments, environ=Unreadable())
+
+
+def test_importing_the_modules_loads_neither_tinydb_nor_argparse_nor_typing() -> None:
+    heavy = "{'tinydb', 'argparse', 'typing', 'dataclasses'}"
+    code = f"import sys, assignment; print(sorted({heavy} & set(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+# --------------------------------------------------------------------------
+# $env references
+
+
+def test_a_reference_is_resolved_from_the_environment_and_parsed_by_type(
+    json_runtime: str, tmp_path: Any
+) -> None:
+    environ = {"DB_PASSWORD": SECRET, "DB_PORT": "7000", "TASK_ENV_REFS": "DB_PASSWORD, DB_PORT"}
+    params = widget_params(password={"$env": "DB_PASSWORD"}, port={"$env": "DB_PORT"})
+    result = build_widget(json_runtime, params, tmp_path, environ).run()
+    assert result["port"] == 7000
+    assert result["password"] == "***"
+
+
+def test_a_missing_or_empty_variable_is_an_error_naming_parameter_and_variable(
+    json_runtime: str, tmp_path: Any
+) -> None:
+    environ = {"TASK_ENV_REFS": "DB_PASSWORD,DB_USER", "DB_USER": ""}
+    params = widget_params(password={"$env": "DB_PASSWORD"}, user={"$env": "DB_USER"})
+    with pytest.raises(ParameterError) as caught:
+        build_widget(json_runtime, params, tmp_path, environ).run()
+    assert caught.value.problems == (
+        "user: $env DB_USER is not set (or is empty)",
+        "password: $env DB_PASSWORD is not set (or is empty)",
+    )
+
+
+def test_text_that_does_not_parse_is_an_error_without_the_text(json_runtime: str, tmp_path: Any) -> None:
+    environ = {"TASK_ENV_REFS": "DB_PORT", "DB_PORT": SECRET}
+    with pytest.raises(ParameterError) as caught:
+        build_widget(json_runtime, widget_params(port={"$env": "DB_PORT"}), tmp_path, environ).run()
+    assert caught.value.problems == (
+        "port: $env DB_PORT: expected an integer (an optional sign and decimal digits)",
+    )
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("reference", [{"$env": ""}, {"$env": 5}, {"$env": "A", "default": "x"}])
+def test_a_malformed_reference_is_an_error(reference: object, json_runtime: str, tmp_path: Any) -> None:
+    with pytest.raises(ParameterError, match=r'password: a reference must be \{"\$env": "VARIABLE_NAME"\}'):
+        build_widget(json_runtime, widget_params(password=reference), tmp_path, {"A": "x"}).run()
+
+
+def test_a_lambda_event_may_only_reference_variables_that_task_env_refs_lists(tmp_path: Any) -> None:
+    environ = {"AWS_SECRET_ACCESS_KEY": SECRET, "TASK_ENV_REFS": "DB_PASSWORD"}
+    params = widget_params(password={"$env": "AWS_SECRET_ACCESS_KEY"})
+    with pytest.raises(ParameterError) as caught:
+        build_widget("lambda", params, tmp_path, environ).run()
+    assert caught.value.problems == (
+        "password: $env AWS_SECRET_ACCESS_KEY is not allowed: TASK_ENV_REFS does not list it",
+    )
+
+
+@pytest.mark.parametrize("runtime", ["local", "batch"])
+def test_a_file_written_by_whoever_deploys_may_reference_any_variable(runtime: str, tmp_path: Any) -> None:
+    params = widget_params(password={"$env": "ANY_VARIABLE"})
+    result = build_widget(runtime, params, tmp_path, {"ANY_VARIABLE": SECRET}).run()
+    assert result["password"] == "***"
+
+
+def _one_field_from_environment(annotation: str, text: str) -> CountingTask:
+    """A task with one parameter, `field`, given as a reference to VALUE=text."""
+    params_class = type("FromEnv", (Parameters,), {"__annotations__": {"field": annotation}})
+    runnable = type("Runnable", (CountingTask,), {"parameters": params_class})
+    counting = runnable({"field": {"$env": "VALUE"}})
+    counting.environ = {"VALUE": text}
+    return counting
+
+
+@pytest.mark.parametrize(
+    ("annotation", "text", "expected"),
+    [
+        ("int", "42", 42),
+        ("int", "+42", 42),
+        ("int", "-7", -7),
+        ("float", "1e3", 1000.0),
+        ("float", " 2.5 ", 2.5),
+        ("bool", "true", True),
+        ("bool", "TRUE", True),
+        ("bool", "Yes", True),
+        ("bool", "1", True),
+        ("bool", "false", False),
+        ("bool", "No", False),
+        ("bool", "0", False),
+        ("str", " spaced ", " spaced "),
+    ],
+)
+def test_text_from_the_environment_is_parsed_by_the_declared_type(
+    annotation: str, text: str, expected: object
+) -> None:
+    counting = _one_field_from_environment(annotation, text)
+    assert counting.run()["field"] == expected
+
+
+@pytest.mark.parametrize(
+    ("annotation", "text"),
+    [("int", " 42"), ("int", "4_2"), ("int", "42.0"), ("int", "٤٢"), ("float", "one"), ("bool", "maybe")],
+)
+def test_text_that_is_not_of_the_declared_type_is_an_error(annotation: str, text: str) -> None:
+    counting = _one_field_from_environment(annotation, text)
+    with pytest.raises(ParameterError, match=r"field: \$env VALUE: expected an? "):
+        counting.run()
+
+
+# --------------------------------------------------------------------------
+# Behaviour every runtime shares
+
+
+def test_every_problem_is_reported_at_once_naming_the_source(any_runtime: str, tmp_path: Any) -> None:
+    params = widget_params(host=DROP, user=DROP, colour="red")
+    with pytest.raises(ParameterError) as caught:
+        build_widget(any_runtime, params, tmp_path).run()
+    problems = caught.value.problems
+    assert [problem.partition(":")[0] for problem in problems] == ["host", "user", "colour"]
+    assert caught.value.source in str(caught.value)
+
+
+def test_json_sources_reject_every_mistyped_parameter(json_runtime: str, tmp_path: Any) -> None:
+    params = widget_params(port="5432", host=None, password=12345678)
+    with pytest.raises(ParameterError) as caught:
+        build_widget(json_runtime, params, tmp_path).run()
+    assert caught.value.problems == (
+        "host: expected a string, got null",
+        "port: expected an integer, got a string",
+        "password: expected a string (secret), got an integer",
+    )
+    assert "12345678" not in str(caught.value)
+
+
+def test_a_mistyped_secret_is_never_shown(any_runtime: str, tmp_path: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ConfigError) as caught:
+        build_widget(any_runtime, widget_params(port=SECRET), tmp_path).run()
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value)
+    assert SECRET not in caplog.text
+
+
+def test_the_result_and_the_logs_never_show_the_secret(any_runtime: str, tmp_path: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    widget = build_widget(any_runtime, widget_params(), tmp_path)
+    result = widget.run()
+    assert SECRET not in json.dumps(result)
+    assert SECRET not in caplog.text
+    assert SECRET not in repr(widget)
