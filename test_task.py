@@ -87,7 +87,7 @@ def test_calling_the_class_reports_every_problem_at_once() -> None:
 def test_parameters_are_immutable() -> None:
     params = ServiceParams(host="h", token="t")
     with pytest.raises(AttributeError, match="read-only"):
-        params.host = "other"  # type: ignore[misc]
+        params.host = "other"
     with pytest.raises(AttributeError, match="read-only"):
         del params.host
     assert params.host == "h"
@@ -308,7 +308,7 @@ def test_constructing_a_task_reads_no_environment_and_never_fails(runtime: str) 
         "env": task.EnvTask,
     }
     runnable = type("Built", (Echo, classes[runtime]), {})
-    arguments = ({},) if runtime == "lambda" else ()
+    arguments: tuple[object, ...] = ({},) if runtime == "lambda" else ()
     runnable(*arguments, environ=Unreadable())
 
 
@@ -385,7 +385,7 @@ def _one_field_from_environment(annotation: str, text: str) -> CountingTask:
     """A task with one parameter, `field`, given as a reference to VALUE=text."""
     params_class = type("FromEnv", (Parameters,), {"__annotations__": {"field": annotation}})
     runnable = type("Runnable", (CountingTask,), {"parameters": params_class})
-    counting = runnable({"field": {"$env": "VALUE"}})
+    counting: CountingTask = runnable({"field": {"$env": "VALUE"}})
     counting.environ = {"VALUE": text}
     return counting
 

@@ -1,0 +1,234 @@
+"""Widget: its logic, the local runtime, the command line, and one result everywhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from assignment import LocalWidget, Widget, WidgetParams, handler, main
+from conftest import JSON_RUNTIMES, PROJECT_DIR, SECRET, build_widget, run_assignment, widget_params
+from task import FakeLambdaContext, ParameterError, Parameters, SourceError, run_command_line
+
+FIXTURE = PROJECT_DIR / "fixtures" / "widget.json"
+
+EXPECTED_FROM_FIXTURE = {
+    "runtime": "local",
+    "host": "db.example.com",
+    "port": 5432,
+    "database": "widgets",
+    "user": "widget_app",
+    "password": "***",
+    "connection": "widget_app@db.example.com:5432/widgets",
+}
+
+
+# --------------------------------------------------------------------------
+# The business logic, without any runtime
+
+
+def test_widget_logic_describes_the_connection_with_the_secret_masked() -> None:
+    class Direct(Widget):
+        runtime = "test"
+
+    params = WidgetParams(host="h", database="d", user="u", password=SECRET)
+    assert Direct().execute(params) == {
+        "runtime": "test",
+        "host": "h",
+        "port": 5432,
+        "database": "d",
+        "user": "u",
+        "password": "***",
+        "connection": "u@h:5432/d",
+    }
+
+
+# --------------------------------------------------------------------------
+# The local runtime
+
+
+def test_local_widget_runs_on_the_shipped_fixture() -> None:
+    assert LocalWidget(FIXTURE).run() == EXPECTED_FROM_FIXTURE
+
+
+def test_task_config_file_names_the_file_when_no_path_is_given() -> None:
+    assert LocalWidget(environ={"TASK_CONFIG_FILE": str(FIXTURE)}).run() == EXPECTED_FROM_FIXTURE
+
+
+def test_the_constructor_argument_wins_over_task_config_file(tmp_path: Path) -> None:
+    environ = {"TASK_CONFIG_FILE": str(tmp_path / "not-this-one.json")}
+    assert LocalWidget(FIXTURE, environ=environ).run() == EXPECTED_FROM_FIXTURE
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_no_path_and_no_task_config_file_is_an_error_naming_the_variable(value: str | None) -> None:
+    environ = {} if value is None else {"TASK_CONFIG_FILE": value}
+    widget = LocalWidget(environ=environ)  # constructing never fails for a missing source
+    with pytest.raises(SourceError, match="TASK_CONFIG_FILE"):
+        widget.run()
+
+
+BAD_FILES = {
+    "missing": (None, "No such file or directory"),
+    "empty": (b"", "empty: expected a JSON object"),
+    "blank": (b"  \n", "empty: expected a JSON object"),
+    "malformed": (b'{"host": "h",, "password": "' + SECRET.encode() + b'"}', "not valid JSON: Expecting"),
+    "truncated": (b'{"host": "h", "password": "' + SECRET.encode(), "not valid JSON: Unterminated string"),
+    "array": (b'[{"host": "h"}]', "expected a JSON object of parameters, got an array"),
+    "string": (json.dumps(SECRET).encode(), "expected a JSON object of parameters, got a string"),
+    "null": (b"null", "expected a JSON object of parameters, got null"),
+    "not-utf-8": (b'{"password": "\xff' + SECRET.encode() + b'"}', "not UTF-8 text (bad byte at offset 14)"),
+}
+
+
+@pytest.mark.parametrize(("content", "explanation"), BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_a_bad_json_file_is_a_source_error_naming_the_file(
+    content: bytes | None, explanation: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "widget.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError) as caught:
+        LocalWidget(path).run()
+    message = str(caught.value)
+    assert message.startswith(f"JSON file {path}: {explanation}")
+    assert SECRET not in message
+
+
+def test_a_directory_is_a_source_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=f"JSON file {tmp_path}: Is a directory"):
+        LocalWidget(tmp_path).run()
+
+
+def test_a_file_with_parameter_problems_names_the_file_and_each_parameter(tmp_path: Path) -> None:
+    path = tmp_path / "widget.json"
+    path.write_text(json.dumps(widget_params(port=True, user=None, pasword=SECRET)))
+    with pytest.raises(ParameterError) as caught:
+        LocalWidget(path).run()
+    assert caught.value.source == f"JSON file {path}"
+    assert caught.value.problems == (
+        "port: expected an integer, got a boolean",
+        "user: expected a string, got null",
+        "pasword: unknown parameter (known: host, port, database, user, password)",
+    )
+    assert SECRET not in str(caught.value)
+
+
+# --------------------------------------------------------------------------
+# One result in every runtime
+
+
+def test_the_same_parameters_give_the_same_result_in_every_runtime(tmp_path: Path) -> None:
+    results = {}
+    for runtime in (*JSON_RUNTIMES, "env"):
+        directory = tmp_path / runtime
+        directory.mkdir()
+        results[runtime] = build_widget(runtime, widget_params(), directory).run()
+    assert {runtime: result.pop("runtime") for runtime, result in results.items()} == {
+        "local": "local",
+        "batch": "batch",
+        "lambda": "lambda",
+        "env": "env",
+    }
+    assert results["local"] == results["batch"] == results["lambda"] == results["env"]
+    assert results["local"]["password"] == "***"
+
+
+def test_the_lambda_handler_returns_widgets_result() -> None:
+    event = json.loads(FIXTURE.read_text())
+    assert handler(event, FakeLambdaContext("widget")) == {**EXPECTED_FROM_FIXTURE, "runtime": "lambda"}
+
+
+# --------------------------------------------------------------------------
+# The command line, in this process
+
+
+def test_main_prints_the_result_as_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert json.loads(out) == EXPECTED_FROM_FIXTURE
+
+
+def test_main_reports_a_configuration_error_on_stderr_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "widget.json"
+    path.write_text(json.dumps(widget_params(host=None, port="x", password=[SECRET])))
+    assert main(["--config", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"configuration error: JSON file {path}: 3 problems: host:" in captured.err
+    assert "port:" in captured.err
+    assert "password:" in captured.err
+    assert "Traceback" not in captured.err
+    assert SECRET not in captured.err
+
+
+class Failing:
+    """A business task whose logic fails."""
+
+    name: ClassVar[str] = "failing"
+    parameters: ClassVar[type[Parameters]] = WidgetParams
+
+    def execute(self, params: WidgetParams) -> dict[str, object]:
+        raise RuntimeError("the database refused the connection")
+
+
+def test_a_failure_in_the_business_logic_exits_1_with_the_traceback_in_the_log(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert run_command_line(Failing, ["--config", str(FIXTURE)], environ={}) == 1
+    assert capsys.readouterr().out == ""
+    assert "the database refused the connection" in caplog.text
+    assert "Traceback" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "complaint"),
+    [
+        (["--db", "tasks.json"], {}, "--db is for the batch runtime"),
+        (["--runtime", "local", "--prefix", "W_"], {}, "--prefix is for the env runtime"),
+        (["--config", "w.json"], {"AWS_BATCH_JOB_ID": "job-1"}, "--config is for the local runtime"),
+        (["--runtime", "lambda"], {}, "invalid choice: 'lambda'"),
+        (["--bogus"], {}, "unrecognized arguments: --bogus"),
+    ],
+)
+def test_a_usage_error_exits_2_and_says_what_is_wrong(
+    argv: list[str], environ: dict[str, str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command_line(Widget, argv, environ=environ) == 2
+    captured = capsys.readouterr()
+    assert complaint in captured.err
+    assert captured.out == ""
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "--runtime {local,batch,env}" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------
+# The command line, as `make run` runs it
+
+
+def test_python_assignment_py_runs_widget_locally() -> None:
+    completed = run_assignment("--config", "fixtures/widget.json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == EXPECTED_FROM_FIXTURE
+    assert "parameters loaded from JSON file fixtures/widget.json" in completed.stderr
+    assert "correct-horse-battery-staple" not in completed.stdout + completed.stderr
+
+
+def test_python_assignment_py_without_a_config_names_task_config_file() -> None:
+    completed = run_assignment()
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.strip() == (
+        "assignment.py: configuration error: local runtime: no JSON file given: "
+        "pass config_path (--config) or set TASK_CONFIG_FILE"
+    )
