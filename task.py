@@ -219,9 +219,9 @@ class _Field:
         if kind is Secret:
             return Secret(text)
         if kind is int:
-            digits = text[1:] if text[:1] in ("+", "-") else text
-            if digits.isascii() and digits.isdigit():
-                return int(text)
+            number = _parse_integer(text)
+            if number is not None:
+                return number
             raise ValueError("expected an integer (an optional sign and decimal digits)")
         if kind is bool:
             word = _BOOLEAN_WORDS.get(text.lower())
@@ -232,6 +232,12 @@ class _Field:
             return float(text)
         except ValueError:
             raise ValueError("expected a number") from None
+
+
+def _parse_integer(text: str) -> int | None:
+    """An optional sign and ASCII decimal digits, nothing else (int() takes more)."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
 
 
 def _json_kind(value: object) -> str:
@@ -641,7 +647,8 @@ class BatchTask(Task):
         path, table, key, index_text = self._location()
         described = f"TinyDB file {path}, table {table!r}, key {key!r}"
         if index_text is not None:
-            described += f", array index {index_text!r}"
+            index = _parse_integer(index_text)
+            described += f", array index {index_text!r}" if index is None else f", array index {index}"
         return described
 
     def _location(self) -> tuple[str, str, str, str | None]:
@@ -701,10 +708,10 @@ def _has_index(document: dict[str, object], index: int | None) -> bool:
 def _array_index(text: str | None, source: str) -> int | None:
     if text is None:
         return None
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    if not (digits.isascii() and digits.isdigit()):
+    index = _parse_integer(text)
+    if index is None:
         raise SourceError(source, [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be an integer, got {text!r}"])
-    return int(text)
+    return index
 
 
 class LambdaTask(Task):
