@@ -355,6 +355,11 @@ class Parameters:
         return checked, problems
 
     @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The declared parameters' names, in declared order."""
+        return tuple(cls._fields)
+
+    @classmethod
     def _trusted(cls, checked: dict[str, object]) -> Parameters:
         """Build an instance from values that _validate has already checked."""
         instance = cls.__new__(cls)
@@ -758,10 +763,12 @@ class EnvTask(Task):
 
     def load_config(self) -> object:
         # Each variable becomes a reference, so run() parses it by its declared
-        # type exactly as it parses any other $env value.
+        # type exactly as it parses any other $env value. A variable that names
+        # no parameter keeps its own name, for run() to report as unknown.
         prefix = self._prefix()
+        parameter_names = {name.upper(): name for name in self.parameters.field_names()}
         return {
-            _env_parameter_name(variable[len(prefix) :]): {REFERENCE_KEY: variable}
+            parameter_names.get(variable[len(prefix) :], variable): {REFERENCE_KEY: variable}
             for variable, text in self.environ.items()
             if variable.startswith(prefix) and text
         }
@@ -771,11 +778,6 @@ class EnvTask(Task):
 
     def _prefix(self) -> str:
         return f"{self.name.upper()}_" if self.prefix is None else self.prefix
-
-
-def _env_parameter_name(suffix: str) -> str:
-    """WIDGET_HOST names "host"; a suffix not in upper case names no parameter."""
-    return suffix.lower() if suffix == suffix.upper() else suffix
 
 
 class FakeLambdaContext:
