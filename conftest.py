@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from tinydb import TinyDB
 
-from assignment import BatchWidget, EnvWidget, LambdaWidget, LocalWidget
-from task import FakeLambdaContext, Task
+from assignment import BatchWidget, EnvWidget, LambdaWidget, LocalWidget, WidgetParams
+from task import FakeLambdaContext, Parameters, Task
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -73,6 +74,16 @@ def build_widget(
         environ.update({f"WIDGET_{name.upper()}": _as_text(value) for name, value in params.items()})
         return EnvWidget(environ=environ)
     raise AssertionError(f"unknown runtime {runtime}")
+
+
+class Failing:
+    """A business task whose logic fails."""
+
+    name: ClassVar[str] = "failing"
+    parameters: ClassVar[type[Parameters]] = WidgetParams
+
+    def execute(self, params: WidgetParams) -> dict[str, object]:
+        raise RuntimeError("the database refused the connection")
 
 
 @pytest.fixture(params=JSON_RUNTIMES)

@@ -405,7 +405,8 @@ class CheckReport:
     ) -> None:
         self.runtime = runtime
         self.source = source
-        #: One (name, value as shown, where it came from) per parameter.
+        #: One (name, value as shown, where it came from) per parameter, e.g.
+        #: ("port", "5432", "default") or ("password", "***", "from $env DB_PASSWORD").
         self.parameters = tuple(parameters)
         self.problems = tuple(problems)
 
@@ -418,10 +419,11 @@ class CheckReport:
         runtime = self.runtime if runtime_reason is None else f"{self.runtime}, because {runtime_reason}"
         lines = [f"Runtime: {runtime}", f"Source: {self.source}"]
         if self.ok:
-            width = max((len(name) for name, _, _ in self.parameters), default=0)
+            name_width = max((len(name) for name, _, _ in self.parameters), default=0)
+            value_width = max((len(shown) for _, shown, _ in self.parameters), default=0)
             lines.append(f"Parameters ({len(self.parameters)}):")
             for name, shown, origin in self.parameters:
-                lines.append(f"  {name.ljust(width)}  {shown}  ({origin})")
+                lines.append(f"  {name:<{name_width}}  {shown:<{value_width}}  {origin}")
             lines.append("Valid: the task would run with these parameters.")
         else:
             lines.append(f"Problems ({len(self.problems)}):")
@@ -446,7 +448,7 @@ class Task(ABC):
     #: Where the task runs ("local", "batch", "lambda", "env"): set by each runtime class.
     runtime: ClassVar[str]
     #: What a value read straight from the source is called in a check report.
-    origin: ClassVar[str] = "source"
+    origin: ClassVar[str] = "the source"
     #: None when $env references may name any variable (whoever writes the source
     #: deploys the task); else the variable listing the names they may use.
     reference_allowlist: ClassVar[str | None] = None
@@ -470,9 +472,9 @@ class Task(ABC):
             params, origins = self._load()
         except ConfigError as error:
             return CheckReport(self.runtime, error.source, (), error.problems)
-        shown = params.masked()
         lines = [
-            (name, json.dumps(shown[name]), origins.get(name, "default")) for name in type(params)._fields
+            (name, MASK if isinstance(value, Secret) else json.dumps(value), origins.get(name, "default"))
+            for name, value in vars(params).items()
         ]
         return CheckReport(self.runtime, self.describe_source(), lines, ())
 
@@ -511,14 +513,14 @@ class Task(ABC):
             field = fields.get(key)
             if field is not None and _is_reference(value):
                 variable, resolved, problem = self._dereference(field, value)
-                origins[key] = f"$env {variable}"
+                origins[key] = f"from $env {variable}"
                 if problem:
                     problems[key] = f"{key}: {problem}"
                 else:
                     values[key] = resolved
             else:
                 values[key] = value
-                origins[key] = self.origin
+                origins[key] = f"from {self.origin}"
         checked, invalid = self.parameters._validate(values, reported=problems)
         problems.update(invalid)
         if problems:
@@ -582,7 +584,7 @@ class LocalTask(Task):
     """Parameters from a JSON file holding one object: an engineer's laptop."""
 
     runtime = "local"
-    origin = "file"
+    origin = "the file"
 
     def __init__(
         self, config_path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
@@ -618,7 +620,7 @@ class BatchTask(Task):
     """
 
     runtime = "batch"
-    origin = "document"
+    origin = "the document"
 
     def __init__(
         self,
@@ -727,7 +729,7 @@ class LambdaTask(Task):
     """
 
     runtime = "lambda"
-    origin = "event"
+    origin = "the event"
     reference_allowlist = TASK_ENV_REFS
 
     def __init__(
@@ -754,7 +756,7 @@ class EnvTask(Task):
     """
 
     runtime = "env"
-    origin = "environment"
+    origin = "the environment"
 
     def __init__(self, prefix: str | None = None, *, environ: Mapping[str, str] | None = None) -> None:
         super().__init__()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from assignment import LocalWidget, Widget, WidgetParams, handler, main
-from conftest import JSON_RUNTIMES, PROJECT_DIR, SECRET, build_widget, run_assignment, widget_params
-from task import FakeLambdaContext, ParameterError, Parameters, SourceError, run_command_line
+from conftest import JSON_RUNTIMES, PROJECT_DIR, SECRET, Failing, build_widget, run_assignment, widget_params
+from task import FakeLambdaContext, ParameterError, SourceError, run_command_line
 
 FIXTURE = PROJECT_DIR / "fixtures" / "widget.json"
 
@@ -166,16 +165,6 @@ def test_main_reports_a_configuration_error_on_stderr_and_exits_2(
     assert "password:" in captured.err
     assert "Traceback" not in captured.err
     assert SECRET not in captured.err
-
-
-class Failing:
-    """A business task whose logic fails."""
-
-    name: ClassVar[str] = "failing"
-    parameters: ClassVar[type[Parameters]] = WidgetParams
-
-    def execute(self, params: WidgetParams) -> dict[str, object]:
-        raise RuntimeError("the database refused the connection")
 
 
 def test_a_failure_in_the_business_logic_exits_1_with_the_traceback_in_the_log(
