@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import sys
@@ -14,8 +13,10 @@ from collections.abc import Mapping
 # ruff treat this constant as typing.TYPE_CHECKING.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any, ClassVar, NoReturn, Protocol
+
+    Dereference = Callable[["_Field", dict[str, object]], object]
 
     class BusinessTask(Protocol):
         """What run_command_line needs of a business mixin."""
@@ -49,8 +50,6 @@ __all__ = [
     "run_command_line",
 ]
 
-logger = logging.getLogger(__name__)
-
 # The environment variables the library reads.
 TASK_CONFIG_FILE = "TASK_CONFIG_FILE"
 TASK_CONFIG_DB = "TASK_CONFIG_DB"
@@ -65,6 +64,9 @@ MASK = "***"
 
 #: TinyDB.default_table_name, kept here so that naming the source needs no import.
 TINYDB_DEFAULT_TABLE = "_default"
+
+#: Marks a parameter the source does not give.
+_ABSENT = object()
 
 #: The key of a reference to an environment variable: {"$env": "DB_PASSWORD"}.
 REFERENCE_KEY = "$env"
@@ -170,7 +172,7 @@ _BOOLEAN_WORDS = {
 class _Field:
     """One declared parameter: its name, kind, whether it may be null, its default."""
 
-    __slots__ = ("default", "kind", "name", "optional", "required")
+    __slots__ = ("default", "json_type", "kind", "name", "optional", "required")
 
     def __init__(self, name: str, kind: type, optional: bool, default: object, required: bool) -> None:
         self.name = name
@@ -178,6 +180,9 @@ class _Field:
         self.optional = optional
         self.default = default
         self.required = required
+        #: The one JSON type valid for this field without further checks (a
+        #: secret's string is wrapped); None for floats, which need a look.
+        self.json_type = str if kind is Secret else kind if kind in (str, int, bool) else None
 
     def describe(self) -> str:
         expected = _EXPECTED[self.kind]
@@ -302,6 +307,7 @@ class Parameters:
     """
 
     _fields: ClassVar[dict[str, _Field]] = {}
+    _secret_names: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -317,58 +323,66 @@ class Parameters:
                     raise TypeError(f"{cls.__qualname__}.{name}: default {exc}") from None
             fields[name] = field
         cls._fields = fields
+        cls._secret_names = tuple(name for name, field in fields.items() if field.kind is Secret)
 
     def __init__(self, **values: object) -> None:
-        checked, problems = self._validate(values)
+        problems = self._fill(values)
         if problems:
-            raise ParameterError(f"{type(self).__qualname__}(...)", problems.values())
-        self.__dict__.update(checked)
+            raise ParameterError(f"{type(self).__qualname__}(...)", problems)
 
     @classmethod
-    def _validate(
-        cls, values: Mapping[str, object], reported: Collection[str] = ()
-    ) -> tuple[dict[str, object], dict[str, str]]:
-        """Check values against the fields; return the typed values and the problems,
-        each keyed by the parameter it is about.
+    def _parse(cls, values: Mapping[str, object], dereference: Dereference) -> tuple[Parameters, list[str]]:
+        """Build an instance from raw values, resolving {"$env": NAME} values with
+        `dereference`; the instance is only valid if there are no problems."""
+        instance = object.__new__(cls)
+        return instance, instance._fill(values, dereference)
 
-        Fields named in `reported` already have a problem of their own: they are
-        neither checked nor called missing.
-        """
-        checked: dict[str, object] = {}
-        problems: dict[str, str] = {}
+    def _fill(self, values: Mapping[str, object], dereference: Dereference | None = None) -> list[str]:
+        """Check values against the fields, keep the typed ones, and return every
+        problem: in declared order, unknown names last."""
+        cls = type(self)
+        checked = self.__dict__
+        problems: list[str] = []
+        found = 0
         for name, field in cls._fields.items():
-            if name in reported:
+            value = values.get(name, _ABSENT)
+            if value is _ABSENT:
+                if field.required:
+                    problems.append(f"{name}: missing (expected {field.describe()})")
+                else:
+                    checked[name] = field.default
                 continue
-            if name in values:
-                try:
-                    checked[name] = field.from_json(values[name])
-                except ValueError as exc:
-                    problems[name] = f"{name}: {exc}"
-            elif field.required:
-                problems[name] = f"{name}: missing (expected {field.describe()})"
-            else:
-                checked[name] = field.default
-        for key in values:
-            if key not in cls._fields:
-                known = ", ".join(cls._fields)
-                problems[key] = f"{_name_for_message(key)}: unknown parameter (known: {known})"
-        return checked, problems
+            found += 1
+            if type(value) is field.json_type:  # the common case, first
+                checked[name] = Secret(value) if field.kind is Secret else value  # type: ignore[arg-type]
+                continue
+            try:
+                if dereference is not None and type(value) is dict and REFERENCE_KEY in value:
+                    checked[name] = dereference(field, value)
+                else:
+                    checked[name] = field.from_json(value)
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+        if found < len(values):
+            known = ", ".join(cls._fields)
+            problems.extend(
+                f"{_name_for_message(key)}: unknown parameter (known: {known})"
+                for key in values
+                if key not in cls._fields
+            )
+        return problems
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         """The declared parameters' names, in declared order."""
         return tuple(cls._fields)
 
-    @classmethod
-    def _trusted(cls, checked: dict[str, object]) -> Parameters:
-        """Build an instance from values that _validate has already checked."""
-        instance = cls.__new__(cls)
-        instance.__dict__.update(checked)
-        return instance
-
     def masked(self) -> dict[str, object]:
         """Every parameter as a plain dict, with secrets shown as "***"."""
-        return {name: MASK if isinstance(value, Secret) else value for name, value in self.__dict__.items()}
+        shown = self.__dict__.copy()
+        for name in self._secret_names:
+            shown[name] = MASK
+        return shown
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"{type(self).__qualname__} is read-only")
@@ -456,20 +470,19 @@ class Task(ABC):
     name: ClassVar[str]
     #: The business task's declared parameters: a Parameters subclass.
     parameters: ClassVar[type[Parameters]]
-
-    def __init__(self) -> None:
-        self.environ: Mapping[str, str] = os.environ
+    #: Where environment variables are read, when the parameters load. A
+    #: runtime's constructor takes `environ=` to replace it, for tests.
+    environ: Mapping[str, str] = os.environ
 
     def run(self) -> dict[str, object]:
         """Load, resolve and validate the parameters, then run the business logic."""
-        params, _ = self._load()
-        logger.info("%s: parameters loaded from %s", self.name, self.describe_source())
-        return self.execute(params)
+        return self.execute(self._load())
 
     def check(self) -> CheckReport:
         """Load and validate the parameters without running the business logic."""
+        origins: dict[str, str] = {}
         try:
-            params, origins = self._load()
+            params = self._load(origins)
         except ConfigError as error:
             return CheckReport(self.runtime, error.source, (), error.problems)
         lines = [
@@ -499,68 +512,49 @@ class Task(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} runtime={self.runtime}>"
 
-    def _load(self) -> tuple[Parameters, dict[str, str]]:
-        """Return the validated parameters and where each one came from."""
-        raw = self._read_source()
-        source = self.describe_source()
-        if not isinstance(raw, Mapping):
-            raise SourceError(source, [f"expected a JSON object of parameters, got {_json_kind(raw)}"])
-        fields = self.parameters._fields
-        values: dict[str, object] = {}
-        origins: dict[str, str] = {}
-        problems: dict[str, str] = {}
-        for key, value in raw.items():
-            field = fields.get(key)
-            if field is not None and _is_reference(value):
-                variable, resolved, problem = self._dereference(field, value)
-                origins[key] = f"from $env {variable}"
-                if problem:
-                    problems[key] = f"{key}: {problem}"
-                else:
-                    values[key] = resolved
-            else:
-                values[key] = value
-                origins[key] = f"from {self.origin}"
-        checked, invalid = self.parameters._validate(values, reported=problems)
-        problems.update(invalid)
-        if problems:
-            raise ParameterError(source, _in_declared_order(problems, fields))
-        return self.parameters._trusted(checked), origins
+    def _load(self, origins: dict[str, str] | None = None) -> Parameters:
+        """Return the validated parameters; note in `origins` where each came from.
 
-    def _read_source(self) -> object:
-        """Call load_config(), turning foreign errors into a SourceError."""
+        This runs on every warm Lambda invocation, so it stays lean: origins
+        are noted only for check(), and the source is described only when
+        something is wrong.
+        """
         try:
-            return self.load_config()
-        except (OSError, ValueError) as exc:
+            raw = self.load_config()
+        except (OSError, ValueError) as exc:  # the one boundary for foreign errors
             raise SourceError(self.describe_source(), [_explain(exc)]) from exc
+        if not isinstance(raw, dict) and not isinstance(raw, Mapping):
+            kind = _json_kind(raw)
+            raise SourceError(self.describe_source(), [f"expected a JSON object of parameters, got {kind}"])
+        params, problems = self.parameters._parse(raw, self._dereference)
+        if problems:
+            raise ParameterError(self.describe_source(), problems)
+        if origins is not None:
+            for key, value in raw.items():
+                is_reference = isinstance(value, dict) and REFERENCE_KEY in value
+                origins[key] = f"from $env {value[REFERENCE_KEY]}" if is_reference else f"from {self.origin}"
+        return params
 
-    def _dereference(self, field: _Field, reference: Mapping[str, object]) -> tuple[str, object, str]:
-        """Return (variable, its value parsed as the field's kind, problem) for {"$env": NAME}."""
+    def _dereference(self, field: _Field, reference: dict[str, object]) -> object:
+        """The value of a {"$env": NAME} reference, parsed as the field's kind.
+
+        Raises ValueError saying what is wrong, naming the variable but never its value.
+        """
         variable = reference[REFERENCE_KEY]
         if len(reference) != 1 or not isinstance(variable, str) or not variable:
-            return "", None, 'a reference must be {"$env": "VARIABLE_NAME"} and nothing else'
+            raise ValueError('a reference must be {"$env": "VARIABLE_NAME"} and nothing else')
         allowlist = self.reference_allowlist
         if allowlist is not None:
             allowed = {name.strip() for name in self.environ.get(allowlist, "").split(",")}
             if variable not in allowed:
-                return variable, None, f"$env {variable} is not allowed: {allowlist} does not list it"
+                raise ValueError(f"$env {variable} is not allowed: {allowlist} does not list it")
         text = self.environ.get(variable, "")
         if not text:
-            return variable, None, f"$env {variable} is not set (or is empty)"
+            raise ValueError(f"$env {variable} is not set (or is empty)")
         try:
-            return variable, field.from_text(text), ""
+            return field.from_text(text)
         except ValueError as exc:
-            return variable, None, f"$env {variable}: {exc}"
-
-
-def _is_reference(value: object) -> bool:
-    return isinstance(value, Mapping) and REFERENCE_KEY in value
-
-
-def _in_declared_order(problems: Mapping[str, str], fields: Mapping[str, object]) -> list[str]:
-    """The problems, keyed by parameter, in the order the task declares its parameters."""
-    order = {name: index for index, name in enumerate(fields)}
-    return [problems[key] for key in sorted(problems, key=lambda key: order.get(key, len(order)))]
+            raise ValueError(f"$env {variable}: {exc}") from None
 
 
 def _explain(exc: OSError | ValueError) -> str:
@@ -576,10 +570,6 @@ def _explain(exc: OSError | ValueError) -> str:
     return type(exc).__name__
 
 
-def _environ_or_default(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
-
-
 class LocalTask(Task):
     """Parameters from a JSON file holding one object: an engineer's laptop."""
 
@@ -589,9 +579,9 @@ class LocalTask(Task):
     def __init__(
         self, config_path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__()
         self.config_path = config_path
-        self.environ = _environ_or_default(environ)
+        if environ is not None:
+            self.environ = environ
 
     def load_config(self) -> object:
         with open(self._path(), encoding="utf-8") as config_file:
@@ -630,11 +620,11 @@ class BatchTask(Task):
         *,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__()
         self.db_path = db_path
         self.key = key
         self.table = table
-        self.environ = _environ_or_default(environ)
+        if environ is not None:
+            self.environ = environ
 
     def load_config(self) -> object:
         from tinydb.storages import JSONStorage  # only the Batch path pays for TinyDB
@@ -735,11 +725,11 @@ class LambdaTask(Task):
     def __init__(
         self, event: object, context: object | None = None, *, environ: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__()
         self.event = event
         #: The invocation's context, for business logic that wants the deadline.
         self.context = context
-        self.environ = _environ_or_default(environ)
+        if environ is not None:
+            self.environ = environ
 
     def load_config(self) -> object:
         return self.event
@@ -759,9 +749,9 @@ class EnvTask(Task):
     origin = "the environment"
 
     def __init__(self, prefix: str | None = None, *, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__()
         self.prefix = prefix
-        self.environ = _environ_or_default(environ)
+        if environ is not None:
+            self.environ = environ
 
     def load_config(self) -> object:
         # Each variable becomes a reference, so run() parses it by its declared
@@ -848,7 +838,7 @@ def run_command_line(
     standard output, and logs on standard error. Exit status: 0 done, 2 a
     configuration or usage error, 1 any other failure, 143 on SIGTERM.
     """
-    environ = _environ_or_default(environ)
+    environ = os.environ if environ is None else environ
     parser = _argument_parser(business)
     try:
         args = parser.parse_args(argv)
@@ -876,11 +866,12 @@ def run_command_line(
         runtime_class.__name__.removesuffix("Task") + business.__name__, (business, runtime_class), {}
     )
     task: Task = runnable(**keywords, environ=environ)
+    import logging
+    import signal
+
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    import signal
-
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return _run_and_report(task, parser.prog, reason, check=args.check)
@@ -889,6 +880,11 @@ def run_command_line(
 
 
 def _run_and_report(task: Task, prog: str, reason: str, *, check: bool) -> int:
+    import logging
+
+    # The library itself does not log, so that neither a Lambda invocation nor
+    # a Batch lookup pays for it; the command line says what it is doing.
+    logger = logging.getLogger(__name__)
     try:
         if check:
             report = task.check()
@@ -899,7 +895,10 @@ def _run_and_report(task: Task, prog: str, reason: str, *, check: bool) -> int:
                     file=sys.stderr,
                 )
             return EXIT_OK if report.ok else EXIT_CONFIG_ERROR
-        print(json.dumps(task.run()))
+        result = json.dumps(task.run())
+        source = task.describe_source()
+        logger.info("%s: done; %s runtime because %s; source: %s", task.name, task.runtime, reason, source)
+        print(result)
         return EXIT_OK
     except ConfigError as error:
         print(f"{prog}: configuration error: {error}", file=sys.stderr)

@@ -209,7 +209,8 @@ def test_python_assignment_py_runs_widget_locally() -> None:
     completed = run_assignment("--config", "fixtures/widget.json")
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == EXPECTED_FROM_FIXTURE
-    assert "parameters loaded from JSON file fixtures/widget.json" in completed.stderr
+    assert "widget: done; local runtime because --runtime was not given" in completed.stderr
+    assert "source: JSON file fixtures/widget.json" in completed.stderr
     assert "correct-horse-battery-staple" not in completed.stdout + completed.stderr
 
 
