@@ -41,10 +41,8 @@ __all__ = [
     "FakeLambdaContext",
     "LambdaTask",
     "LocalTask",
-    "ParameterError",
     "Parameters",
     "Secret",
-    "SourceError",
     "Task",
     "TaskError",
     "run_command_line",
@@ -104,14 +102,6 @@ class ConfigError(TaskError):
             return f"{self.source}: {self.problems[0]}"
         listed = "; ".join(self.problems)
         return f"{self.source}: {len(self.problems)} problems: {listed}"
-
-
-class SourceError(ConfigError):
-    """The source is missing, unreadable, malformed, or holds no parameters."""
-
-
-class ParameterError(ConfigError):
-    """Parameters are missing, unknown, of the wrong type, or badly referenced."""
 
 
 # --------------------------------------------------------------------------
@@ -328,7 +318,7 @@ class Parameters:
     def __init__(self, **values: object) -> None:
         problems = self._fill(values)
         if problems:
-            raise ParameterError(f"{type(self).__qualname__}(...)", problems)
+            raise ConfigError(f"{type(self).__qualname__}(...)", problems)
 
     @classmethod
     def _parse(cls, values: Mapping[str, object], dereference: Dereference) -> tuple[Parameters, list[str]]:
@@ -498,7 +488,7 @@ class Task(ABC):
 
         Read only; raise ConfigError for a source that is missing or not
         configured. OSError and ValueError (bad JSON, bad UTF-8) become a
-        SourceError in run().
+        ConfigError in run().
         """
 
     def describe_source(self) -> str:
@@ -522,13 +512,13 @@ class Task(ABC):
         try:
             raw = self.load_config()
         except (OSError, ValueError) as exc:  # the one boundary for foreign errors
-            raise SourceError(self.describe_source(), [_explain(exc)]) from exc
+            raise ConfigError(self.describe_source(), [_explain(exc)]) from exc
         if not isinstance(raw, dict) and not isinstance(raw, Mapping):
             kind = _json_kind(raw)
-            raise SourceError(self.describe_source(), [f"expected a JSON object of parameters, got {kind}"])
+            raise ConfigError(self.describe_source(), [f"expected a JSON object of parameters, got {kind}"])
         params, problems = self.parameters._parse(raw, self._dereference)
         if problems:
-            raise ParameterError(self.describe_source(), problems)
+            raise ConfigError(self.describe_source(), problems)
         if origins is not None:
             for key, value in raw.items():
                 is_reference = isinstance(value, dict) and REFERENCE_KEY in value
@@ -595,7 +585,7 @@ class LocalTask(Task):
             return os.fspath(self.config_path)
         path = self.environ.get(TASK_CONFIG_FILE, "")
         if not path:
-            raise SourceError(
+            raise ConfigError(
                 "local runtime",
                 [f"no JSON file given: pass config_path (--config) or set {TASK_CONFIG_FILE}"],
             )
@@ -653,7 +643,7 @@ class BatchTask(Task):
         environ = self.environ
         path = os.fspath(self.db_path) if self.db_path is not None else environ.get(TASK_CONFIG_DB, "")
         if not path:
-            raise SourceError(
+            raise ConfigError(
                 "batch runtime", [f"no TinyDB file given: pass db_path (--db) or set {TASK_CONFIG_DB}"]
             )
         table = self.table or environ.get(TASK_CONFIG_TABLE) or TINYDB_DEFAULT_TABLE
@@ -664,16 +654,16 @@ class BatchTask(Task):
         """Scan the table once for the one document of this key (and index)."""
         source = self.describe_source()
         if tables is None:
-            raise SourceError(source, ["the file is empty"])
+            raise ConfigError(source, ["the file is empty"])
         if not isinstance(tables, dict):
-            raise SourceError(
+            raise ConfigError(
                 source, [f"not a TinyDB file: expected an object of tables, got {_json_kind(tables)}"]
             )
         documents = tables.get(table)
         if documents is None:
-            raise SourceError(source, [f"no table {table!r} in the file"])
+            raise ConfigError(source, [f"no table {table!r} in the file"])
         if not isinstance(documents, dict):
-            raise SourceError(source, [f"table {table!r} is not a TinyDB table (an object of documents)"])
+            raise ConfigError(source, [f"table {table!r} is not a TinyDB table (an object of documents)"])
         matches = [
             (doc_id, document)
             for doc_id, document in documents.items()
@@ -682,16 +672,16 @@ class BatchTask(Task):
         wanted = f"key {key!r}" if index is None else f"key {key!r} and array_index {index}"
         if not matches:
             unindexed = "" if index is not None else " and no array_index"
-            raise SourceError(source, [f"no document with {wanted}{unindexed}"])
+            raise ConfigError(source, [f"no document with {wanted}{unindexed}"])
         if len(matches) > 1:
             ids = ", ".join(doc_id for doc_id, _ in matches)
-            raise SourceError(
+            raise ConfigError(
                 source, [f"{len(matches)} documents with {wanted} (ids {ids}); expected exactly one"]
             )
         params = matches[0][1].get("params")
         if not isinstance(params, dict):
             got = "none" if params is None else _json_kind(params)
-            raise SourceError(source, [f'the document\'s "params" must be an object, got {got}'])
+            raise ConfigError(source, [f'the document\'s "params" must be an object, got {got}'])
         return params
 
 
@@ -707,7 +697,7 @@ def _array_index(text: str | None, source: str) -> int | None:
         return None
     index = _parse_integer(text)
     if index is None:
-        raise SourceError(source, [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be an integer, got {text!r}"])
+        raise ConfigError(source, [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be an integer, got {text!r}"])
     return index
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from assignment import LocalWidget, Widget, WidgetParams, handler, main
 from conftest import JSON_RUNTIMES, PROJECT_DIR, SECRET, Failing, build_widget, run_assignment, widget_params
-from task import FakeLambdaContext, ParameterError, SourceError, run_command_line
+from task import ConfigError, FakeLambdaContext, run_command_line
 
 FIXTURE = PROJECT_DIR / "fixtures" / "widget.json"
 
@@ -66,7 +66,7 @@ def test_the_constructor_argument_wins_over_task_config_file(tmp_path: Path) -> 
 def test_no_path_and_no_task_config_file_is_an_error_naming_the_variable(value: str | None) -> None:
     environ = {} if value is None else {"TASK_CONFIG_FILE": value}
     widget = LocalWidget(environ=environ)  # constructing never fails for a missing source
-    with pytest.raises(SourceError, match="TASK_CONFIG_FILE"):
+    with pytest.raises(ConfigError, match="TASK_CONFIG_FILE"):
         widget.run()
 
 
@@ -90,7 +90,7 @@ def test_a_bad_json_file_is_a_source_error_naming_the_file(
     path = tmp_path / "widget.json"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         LocalWidget(path).run()
     message = str(caught.value)
     assert message.startswith(f"JSON file {path}: {explanation}")
@@ -98,14 +98,14 @@ def test_a_bad_json_file_is_a_source_error_naming_the_file(
 
 
 def test_a_directory_is_a_source_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=f"JSON file {tmp_path}: Is a directory"):
+    with pytest.raises(ConfigError, match=f"JSON file {tmp_path}: Is a directory"):
         LocalWidget(tmp_path).run()
 
 
 def test_a_file_with_parameter_problems_names_the_file_and_each_parameter(tmp_path: Path) -> None:
     path = tmp_path / "widget.json"
     path.write_text(json.dumps(widget_params(port=True, user=None, pasword=SECRET)))
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         LocalWidget(path).run()
     assert caught.value.source == f"JSON file {path}"
     assert caught.value.problems == (

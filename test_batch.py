@@ -17,7 +17,7 @@ import tinydb
 
 from assignment import BatchWidget
 from conftest import PROJECT_DIR, SECRET, run_assignment, widget_params, write_tinydb
-from task import TINYDB_DEFAULT_TABLE, ParameterError, SourceError
+from task import TINYDB_DEFAULT_TABLE, ConfigError
 
 FIXTURE = PROJECT_DIR / "fixtures" / "tasks.json"
 
@@ -80,7 +80,7 @@ def test_task_config_db_names_the_file_and_the_key_defaults_to_the_task_name(db:
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
 def test_no_file_and_no_task_config_db_is_an_error_naming_the_variable(value: str | None) -> None:
     environ = {} if value is None else {"TASK_CONFIG_DB": value}
-    with pytest.raises(SourceError, match="TASK_CONFIG_DB"):
+    with pytest.raises(ConfigError, match="TASK_CONFIG_DB"):
         BatchWidget(environ=environ).run()
 
 
@@ -115,7 +115,7 @@ def test_without_an_array_index_the_document_without_one_is_read(db: Path) -> No
 
 
 def test_an_index_with_no_document_does_not_fall_back_to_the_unindexed_one(db: Path) -> None:
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         BatchWidget(db, environ={"AWS_BATCH_JOB_ARRAY_INDEX": "7"}).run()
     assert str(caught.value) == (
         f"TinyDB file {db}, table '_default', key 'widget', array index 7: "
@@ -126,26 +126,26 @@ def test_an_index_with_no_document_does_not_fall_back_to_the_unindexed_one(db: P
 @pytest.mark.parametrize("index", [True, 1.0, "1"])
 def test_only_a_json_integer_is_an_array_index(tmp_path: Path, index: object) -> None:
     path = write_tinydb(tmp_path / "tasks.json", [document(index=index)])
-    with pytest.raises(SourceError, match="no document with key 'widget' and array_index 1"):
+    with pytest.raises(ConfigError, match="no document with key 'widget' and array_index 1"):
         BatchWidget(path, environ={"AWS_BATCH_JOB_ARRAY_INDEX": "1"}).run()
 
 
 @pytest.mark.parametrize("index", ["", "one", "1.0", " 1"])
 def test_an_index_that_is_not_an_integer_is_an_error(db: Path, index: str) -> None:
-    with pytest.raises(SourceError, match=f"AWS_BATCH_JOB_ARRAY_INDEX must be an integer, got {index!r}"):
+    with pytest.raises(ConfigError, match=f"AWS_BATCH_JOB_ARRAY_INDEX must be an integer, got {index!r}"):
         BatchWidget(db, environ={"AWS_BATCH_JOB_ARRAY_INDEX": index}).run()
 
 
 def test_two_documents_for_the_same_key_are_an_error_naming_both(tmp_path: Path) -> None:
     path = write_tinydb(tmp_path / "tasks.json", [document(), {"task": "gadget"}, document(host="other")])
     with pytest.raises(
-        SourceError, match=r"2 documents with key 'widget' \(ids 1, 3\); expected exactly one"
+        ConfigError, match=r"2 documents with key 'widget' \(ids 1, 3\); expected exactly one"
     ):
         BatchWidget(path).run()
 
 
 def test_a_missing_key_is_an_error_naming_file_table_and_key(db: Path) -> None:
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         BatchWidget(db, key="sprocket").run()
     assert str(caught.value) == (
         f"TinyDB file {db}, table '_default', key 'sprocket': "
@@ -163,7 +163,7 @@ def test_a_document_whose_params_is_not_an_object_is_an_error(
     if params is not None:
         found["params"] = params
     path = write_tinydb(tmp_path / "tasks.json", [found])
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         BatchWidget(path).run()
     assert str(caught.value).endswith(f'the document\'s "params" must be an object, got {got}')
     assert SECRET not in str(caught.value)
@@ -171,7 +171,7 @@ def test_a_document_whose_params_is_not_an_object_is_an_error(
 
 def test_a_document_with_bad_parameters_names_the_file_key_and_parameters(tmp_path: Path) -> None:
     path = write_tinydb(tmp_path / "tasks.json", [document(port="5432", password=None)])
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         BatchWidget(path).run()
     assert str(caught.value) == (
         f"TinyDB file {path}, table '_default', key 'widget': 2 problems: "
@@ -216,7 +216,7 @@ def test_a_bad_file_is_an_error_and_is_left_exactly_as_it_was(
     path = tmp_path / "tasks.json"
     path.write_bytes(content)
     before = fingerprint(path)
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         BatchWidget(path).run()
     assert str(caught.value).startswith(f"TinyDB file {path}, table '_default', key 'widget': {explanation}")
     assert SECRET not in str(caught.value)
@@ -225,7 +225,7 @@ def test_a_bad_file_is_an_error_and_is_left_exactly_as_it_was(
 
 def test_a_missing_file_is_an_error_and_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "tasks.json"
-    with pytest.raises(SourceError, match=f"TinyDB file {path}, .*: No such file or directory"):
+    with pytest.raises(ConfigError, match=f"TinyDB file {path}, .*: No such file or directory"):
         BatchWidget(path).run()
     assert not path.exists()
 

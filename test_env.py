@@ -9,7 +9,7 @@ import pytest
 
 from assignment import EnvWidget
 from conftest import SECRET, run_assignment
-from task import EnvTask, ParameterError, Parameters
+from task import ConfigError, EnvTask, Parameters
 
 WIDGET_ENVIRONMENT = {
     "WIDGET_HOST": "db.internal",
@@ -41,13 +41,13 @@ def test_variables_without_the_prefix_are_ignored() -> None:
 def test_a_given_prefix_is_used_exactly_as_given() -> None:
     environ = {f"APP_{name.removeprefix('WIDGET_')}": value for name, value in WIDGET_ENVIRONMENT.items()}
     assert EnvWidget("APP_", environ=environ).run()["host"] == "db.internal"
-    with pytest.raises(ParameterError, match="host: missing"):
+    with pytest.raises(ConfigError, match="host: missing"):
         EnvWidget("app_", environ=environ).run()
 
 
 def test_a_prefixed_variable_that_names_no_parameter_is_an_error_naming_it() -> None:
     environ = {**WIDGET_ENVIRONMENT, "WIDGET_HOTS": "typo", "WIDGET_Host": "mixed-case"}
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         EnvWidget(environ=environ).run()
     assert caught.value.source == "environment variables WIDGET_*"
     assert caught.value.problems == (
@@ -58,14 +58,14 @@ def test_a_prefixed_variable_that_names_no_parameter_is_an_error_naming_it() -> 
 
 def test_an_empty_variable_counts_as_unset() -> None:
     environ = {**WIDGET_ENVIRONMENT, "WIDGET_PORT": "", "WIDGET_USER": ""}
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         EnvWidget(environ=environ).run()
     assert caught.value.problems == ("user: missing (expected a string)",)  # port has a default
 
 
 @pytest.mark.parametrize("text", ["abc", "5432.0", "0x10", "tcp://10.0.0.7:5432", SECRET])
 def test_an_integer_that_does_not_parse_is_an_error_naming_the_variable(text: str) -> None:
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         EnvWidget(environ={**WIDGET_ENVIRONMENT, "WIDGET_PORT": text}).run()
     assert caught.value.problems == (
         "port: $env WIDGET_PORT: expected an integer (an optional sign and decimal digits)",
@@ -108,7 +108,7 @@ def test_boolean_spellings(text: str, expected: bool) -> None:
 
 @pytest.mark.parametrize("text", ["y", "on", "2", "truthy"])
 def test_other_boolean_spellings_are_errors(text: str) -> None:
-    with pytest.raises(ParameterError, match=r"dry_run: \$env FLAGS_DRY_RUN: expected a boolean"):
+    with pytest.raises(ConfigError, match=r"dry_run: \$env FLAGS_DRY_RUN: expected a boolean"):
         EnvFlags(environ={"FLAGS_DRY_RUN": text}).run()
 
 

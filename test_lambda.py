@@ -15,7 +15,7 @@ import pytest
 from assignment import LambdaWidget, handler
 from conftest import PROJECT_DIR, SECRET, widget_params
 from lambda_local import FunctionProcess, RuntimeAPI, lambda_environment
-from task import FakeLambdaContext, ParameterError, SourceError
+from task import ConfigError, FakeLambdaContext
 
 EVENT_FIXTURE = PROJECT_DIR / "fixtures" / "lambda_event.json"
 
@@ -44,7 +44,7 @@ def expected_result(**params: object) -> dict[str, object]:
     ],
 )
 def test_an_event_that_is_not_an_object_is_an_error_saying_what_arrived(event: object, kind: str) -> None:
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         handler(event, FakeLambdaContext())
     assert str(caught.value) == f"Lambda event: expected a JSON object of parameters, got {kind}"
     assert SECRET not in str(caught.value)
@@ -53,14 +53,14 @@ def test_an_event_that_is_not_an_object_is_an_error_saying_what_arrived(event: o
 def test_the_handler_leaves_the_event_as_it_was() -> None:
     event = widget_params(password={"$env": "DB_PASSWORD"})
     before = json.dumps(event)
-    with pytest.raises(ParameterError):
+    with pytest.raises(ConfigError):
         handler(event, FakeLambdaContext())
     assert json.dumps(event) == before
 
 
 def test_one_invocation_leaves_nothing_behind_for_the_next() -> None:
     assert handler(widget_params(host="first"), FakeLambdaContext())["host"] == "first"
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         handler(widget_params(host=None), FakeLambdaContext())
     assert caught.value.problems == ("host: expected a string, got null",)
     assert handler(widget_params(host="third", port=1), FakeLambdaContext()) == expected_result(
@@ -74,7 +74,7 @@ def test_task_env_refs_is_read_at_each_invocation(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TASK_ENV_REFS", "DB_PASSWORD")
     assert handler(event, None)["password"] == "***"
     monkeypatch.setenv("TASK_ENV_REFS", "")
-    with pytest.raises(ParameterError, match="TASK_ENV_REFS does not list it"):
+    with pytest.raises(ConfigError, match="TASK_ENV_REFS does not list it"):
         handler(event, None)
 
 
@@ -151,19 +151,19 @@ INVOCATIONS = [
         widget_params(port="5432", user=None),
         "error",
         (
-            "ParameterError",
+            "ConfigError",
             "Lambda event: 2 problems: port: expected an integer, got a string; "
             "user: expected a string, got null",
         ),
     ),
     (widget_params(host="b", port=7000), "response", expected_result(host="b", port=7000)),
-    ([1, 2], "error", ("SourceError", "Lambda event: expected a JSON object of parameters, got an array")),
-    (SECRET, "error", ("SourceError", "Lambda event: expected a JSON object of parameters, got a string")),
+    ([1, 2], "error", ("ConfigError", "Lambda event: expected a JSON object of parameters, got an array")),
+    (SECRET, "error", ("ConfigError", "Lambda event: expected a JSON object of parameters, got a string")),
     (
         widget_params(password={"$env": "AWS_ACCESS_KEY_ID"}),
         "error",
         (
-            "ParameterError",
+            "ConfigError",
             "Lambda event: password: $env AWS_ACCESS_KEY_ID is not allowed: TASK_ENV_REFS does not list it",
         ),
     ),
@@ -172,12 +172,12 @@ INVOCATIONS = [
         {"host": "d"},
         "error",
         (
-            "ParameterError",
+            "ConfigError",
             "Lambda event: 3 problems: database: missing (expected a string); "
             "user: missing (expected a string); password: missing (expected a string (secret))",
         ),
     ),
-    (None, "error", ("SourceError", "Lambda event: expected a JSON object of parameters, got null")),
+    (None, "error", ("ConfigError", "Lambda event: expected a JSON object of parameters, got null")),
     (widget_params(host="e", database="other"), "response", expected_result(host="e", database="other")),
 ]
 
@@ -207,7 +207,7 @@ def test_the_functions_logs_never_show_the_secret() -> None:
         with FunctionProcess(api, env=environment) as function:
             for event, _, _ in INVOCATIONS:
                 api.invoke(event)
-        assert "[ERROR] ParameterError: Lambda event" in function.output
+        assert "[ERROR] ConfigError: Lambda event" in function.output
         assert SECRET not in function.output
 
 
@@ -247,4 +247,4 @@ def test_lambda_local_exits_1_when_an_invocation_fails() -> None:
         check=False,
     )
     assert completed.returncode == 1
-    assert json.loads(completed.stdout)["error"]["errorType"] == "ParameterError"
+    assert json.loads(completed.stdout)["error"]["errorType"] == "ConfigError"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import subprocess
 import sys
 from typing import Any, ClassVar
@@ -16,10 +17,8 @@ from conftest import ALL_RUNTIMES, DROP, PROJECT_DIR, SECRET, build_widget, widg
 from task import (
     ConfigError,
     LocalTask,
-    ParameterError,
     Parameters,
     Secret,
-    SourceError,
     Task,
     TaskError,
 )
@@ -74,7 +73,7 @@ def test_a_subclass_extends_its_parents_fields() -> None:
 
 
 def test_calling_the_class_reports_every_problem_at_once() -> None:
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         ServiceParams(port="80", verbose=1, colour="red", token=SECRET * 2)
     assert caught.value.problems == (
         "host: missing (expected a string)",
@@ -131,7 +130,7 @@ def test_a_secret_never_shows_itself() -> None:
 )
 def test_json_values_are_strictly_typed(annotation: str, value: object, problem: str) -> None:
     params_class = type("Strict", (Parameters,), {"__annotations__": {"field": annotation}})
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         params_class(field=value)
     assert caught.value.problems == (f"field: {problem}",)
 
@@ -242,7 +241,7 @@ def test_a_runtime_that_does_not_implement_load_config_cannot_be_instantiated() 
 def test_foreign_errors_from_the_source_become_a_source_error_that_keeps_the_cause(
     error: Exception, explained: str
 ) -> None:
-    with pytest.raises(SourceError) as caught:
+    with pytest.raises(ConfigError) as caught:
         FailingSourceTask(error).run()
     assert str(caught.value).startswith(f"the failing source: {explained}")
     assert caught.value.__cause__ is error
@@ -253,7 +252,7 @@ def test_foreign_errors_from_the_source_become_a_source_error_that_keeps_the_cau
     ("raw", "kind"), [([], "an array"), ("text", "a string"), (None, "null"), (3, "an integer")]
 )
 def test_a_source_that_is_not_an_object_is_a_source_error(raw: object, kind: str) -> None:
-    with pytest.raises(SourceError, match=f"counting: expected a JSON object of parameters, got {kind}$"):
+    with pytest.raises(ConfigError, match=f"counting: expected a JSON object of parameters, got {kind}$"):
         CountingTask(raw).run()
 
 
@@ -269,8 +268,15 @@ def test_exceptions_from_the_business_logic_propagate_unchanged() -> None:
 def test_errors_form_one_hierarchy() -> None:
     assert issubclass(TaskError, Exception)
     assert issubclass(ConfigError, TaskError)
-    assert issubclass(SourceError, ConfigError)
-    assert issubclass(ParameterError, ConfigError)
+
+
+def test_a_config_error_keeps_its_source_and_problems_through_pickling() -> None:
+    error = pickle.loads(pickle.dumps(ConfigError("Lambda event", ["host: missing"])))
+    assert (error.source, error.problems, str(error)) == (
+        "Lambda event",
+        ("host: missing",),
+        "Lambda event: host: missing",
+    )
 
 
 def test_a_config_error_names_the_source_and_every_problem() -> None:
@@ -340,7 +346,7 @@ def test_a_missing_or_empty_variable_is_an_error_naming_parameter_and_variable(
 ) -> None:
     environ = {"TASK_ENV_REFS": "DB_PASSWORD,DB_USER", "DB_USER": ""}
     params = widget_params(password={"$env": "DB_PASSWORD"}, user={"$env": "DB_USER"})
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         build_widget(json_runtime, params, tmp_path, environ).run()
     assert caught.value.problems == (
         "user: $env DB_USER is not set (or is empty)",
@@ -350,7 +356,7 @@ def test_a_missing_or_empty_variable_is_an_error_naming_parameter_and_variable(
 
 def test_text_that_does_not_parse_is_an_error_without_the_text(json_runtime: str, tmp_path: Any) -> None:
     environ = {"TASK_ENV_REFS": "DB_PORT", "DB_PORT": SECRET}
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         build_widget(json_runtime, widget_params(port={"$env": "DB_PORT"}), tmp_path, environ).run()
     assert caught.value.problems == (
         "port: $env DB_PORT: expected an integer (an optional sign and decimal digits)",
@@ -360,14 +366,14 @@ def test_text_that_does_not_parse_is_an_error_without_the_text(json_runtime: str
 
 @pytest.mark.parametrize("reference", [{"$env": ""}, {"$env": 5}, {"$env": "A", "default": "x"}])
 def test_a_malformed_reference_is_an_error(reference: object, json_runtime: str, tmp_path: Any) -> None:
-    with pytest.raises(ParameterError, match=r'password: a reference must be \{"\$env": "VARIABLE_NAME"\}'):
+    with pytest.raises(ConfigError, match=r'password: a reference must be \{"\$env": "VARIABLE_NAME"\}'):
         build_widget(json_runtime, widget_params(password=reference), tmp_path, {"A": "x"}).run()
 
 
 def test_a_lambda_event_may_only_reference_variables_that_task_env_refs_lists(tmp_path: Any) -> None:
     environ = {"AWS_SECRET_ACCESS_KEY": SECRET, "TASK_ENV_REFS": "DB_PASSWORD"}
     params = widget_params(password={"$env": "AWS_SECRET_ACCESS_KEY"})
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         build_widget("lambda", params, tmp_path, environ).run()
     assert caught.value.problems == (
         "password: $env AWS_SECRET_ACCESS_KEY is not allowed: TASK_ENV_REFS does not list it",
@@ -421,7 +427,7 @@ def test_text_from_the_environment_is_parsed_by_the_declared_type(
 )
 def test_text_that_is_not_of_the_declared_type_is_an_error(annotation: str, text: str) -> None:
     counting = _one_field_from_environment(annotation, text)
-    with pytest.raises(ParameterError, match=r"field: \$env VALUE: expected an? "):
+    with pytest.raises(ConfigError, match=r"field: \$env VALUE: expected an? "):
         counting.run()
 
 
@@ -431,7 +437,7 @@ def test_text_that_is_not_of_the_declared_type_is_an_error(annotation: str, text
 
 def test_every_problem_is_reported_at_once_naming_the_source(any_runtime: str, tmp_path: Any) -> None:
     params = widget_params(host=DROP, user=DROP, colour="red")
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         build_widget(any_runtime, params, tmp_path).run()
     problems = caught.value.problems
     unknown = "WIDGET_COLOUR" if any_runtime == "env" else "colour"  # the env runtime names the variable
@@ -441,7 +447,7 @@ def test_every_problem_is_reported_at_once_naming_the_source(any_runtime: str, t
 
 def test_json_sources_reject_every_mistyped_parameter(json_runtime: str, tmp_path: Any) -> None:
     params = widget_params(port="5432", host=None, password=12345678)
-    with pytest.raises(ParameterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         build_widget(json_runtime, params, tmp_path).run()
     assert caught.value.problems == (
         "host: expected a string, got null",
