@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench lambda clean
 
 run: $(INSTALLED)
 	$(BIN)/python assignment.py --config fixtures/widget.json
@@ -23,6 +23,10 @@ unit: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench.py
+
+# The shipped Lambda event, through the real AWS Lambda runtime client, with a sample password.
+lambda: $(INSTALLED)
+	DB_PASSWORD=sample-password TASK_ENV_REFS=DB_PASSWORD $(BIN)/python lambda_local.py fixtures/lambda_event.json
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache
