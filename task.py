@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
@@ -160,12 +161,11 @@ _BOOLEAN_WORDS = {
 
 
 class _Field:
-    """One declared parameter: its name, kind, whether it may be null, its default."""
+    """One declared parameter: its kind, whether it may be null, its default."""
 
-    __slots__ = ("default", "json_type", "kind", "name", "optional", "required")
+    __slots__ = ("default", "json_type", "kind", "optional", "required")
 
-    def __init__(self, name: str, kind: type, optional: bool, default: object, required: bool) -> None:
-        self.name = name
+    def __init__(self, kind: type, optional: bool, default: object, required: bool) -> None:
         self.kind = kind
         self.optional = optional
         self.default = default
@@ -305,7 +305,7 @@ class Parameters:
         for name, annotation in cls.__annotations__.items():
             kind, optional = _parse_annotation(cls.__qualname__, name, annotation)
             has_default = name in vars(cls) or optional
-            field = _Field(name, kind, optional, None, required=not has_default)
+            field = _Field(kind, optional, None, required=not has_default)
             if name in vars(cls):
                 try:
                     field.default = field.from_json(vars(cls)[name])
@@ -620,7 +620,8 @@ class BatchTask(Task):
         from tinydb.storages import JSONStorage  # only the Batch path pays for TinyDB
 
         path, table, key, index_text = self._location()
-        index = _array_index(index_text, self.describe_source())
+        source = self.describe_source()
+        index = _array_index(index_text, source)
         # Mode "r" opens the file read-only and never creates it. One read() is
         # one parse: Table.get() with a condition would parse the file twice.
         storage = JSONStorage(path, access_mode="r")
@@ -628,7 +629,7 @@ class BatchTask(Task):
             tables = storage.read()
         finally:
             storage.close()
-        return self._find_params(tables, table, key, index)
+        return _find_params(tables, source, table, key, index)
 
     def describe_source(self) -> str:
         path, table, key, index_text = self._location()
@@ -650,39 +651,40 @@ class BatchTask(Task):
         key = self.key or environ.get(TASK_CONFIG_KEY) or self.name
         return path, table, key, environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
 
-    def _find_params(self, tables: object, table: str, key: str, index: int | None) -> object:
-        """Scan the table once for the one document of this key (and index)."""
-        source = self.describe_source()
-        if tables is None:
-            raise ConfigError(source, ["the file is empty"])
-        if not isinstance(tables, dict):
-            raise ConfigError(
-                source, [f"not a TinyDB file: expected an object of tables, got {_json_kind(tables)}"]
-            )
-        documents = tables.get(table)
-        if documents is None:
-            raise ConfigError(source, [f"no table {table!r} in the file"])
-        if not isinstance(documents, dict):
-            raise ConfigError(source, [f"table {table!r} is not a TinyDB table (an object of documents)"])
-        matches = [
-            (doc_id, document)
-            for doc_id, document in documents.items()
-            if isinstance(document, dict) and document.get("task") == key and _has_index(document, index)
-        ]
-        wanted = f"key {key!r}" if index is None else f"key {key!r} and array_index {index}"
-        if not matches:
-            unindexed = "" if index is not None else " and no array_index"
-            raise ConfigError(source, [f"no document with {wanted}{unindexed}"])
-        if len(matches) > 1:
-            ids = ", ".join(doc_id for doc_id, _ in matches)
-            raise ConfigError(
-                source, [f"{len(matches)} documents with {wanted} (ids {ids}); expected exactly one"]
-            )
-        params = matches[0][1].get("params")
-        if not isinstance(params, dict):
-            got = "none" if params is None else _json_kind(params)
-            raise ConfigError(source, [f'the document\'s "params" must be an object, got {got}'])
-        return params
+
+def _find_params(tables: object, source: str, table: str, key: str, index: int | None) -> object:
+    """Scan the table once for the one document of this key (and index); return its params."""
+    if tables is None:
+        raise ConfigError(source, ["the file is empty"])
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            source, [f"not a TinyDB file: expected an object of tables, got {_json_kind(tables)}"]
+        )
+    documents = tables.get(table)
+    if documents is None:
+        raise ConfigError(source, [f"no table {table!r} in the file"])
+    if not isinstance(documents, dict):
+        raise ConfigError(source, [f"table {table!r} is not a TinyDB table (an object of documents)"])
+    matches = [
+        (doc_id, document)
+        for doc_id, document in documents.items()
+        if isinstance(document, dict) and document.get("task") == key and _has_index(document, index)
+    ]
+    wanted = f"key {key!r}" if index is None else f"key {key!r} and array_index {index}"
+    if not matches:
+        unindexed = "" if index is not None else " and no array_index"
+        raise ConfigError(source, [f"no document with {wanted}{unindexed}"])
+    if len(matches) > 1:
+        ids = ", ".join(doc_id for doc_id, _ in matches)
+        raise ConfigError(
+            source, [f"{len(matches)} documents with {wanted} (ids {ids}); expected exactly one"]
+        )
+    params = matches[0][1].get("params", _ABSENT)
+    if params is _ABSENT:
+        raise ConfigError(source, ['the document has no "params"'])
+    if not isinstance(params, dict):
+        raise ConfigError(source, [f'the document\'s "params" must be an object, got {_json_kind(params)}'])
+    return params
 
 
 def _has_index(document: dict[str, object], index: int | None) -> bool:
@@ -771,10 +773,8 @@ class FakeLambdaContext:
     def __init__(
         self, function_name: str = "task", timeout_ms: int = 30_000, memory_limit_in_mb: int = 128
     ) -> None:
-        import time
         import uuid
 
-        self._monotonic = time.monotonic
         self._deadline = time.monotonic() + timeout_ms / 1000
         self.aws_request_id = str(uuid.uuid4())
         self.function_name = function_name
@@ -787,7 +787,7 @@ class FakeLambdaContext:
         self.client_context = None
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - self._monotonic()) * 1000))
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 # --------------------------------------------------------------------------

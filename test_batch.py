@@ -154,19 +154,22 @@ def test_a_missing_key_is_an_error_naming_file_table_and_key(db: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "got"), [(None, "none"), ([1], "an array"), ("host=h", "a string"), (SECRET, "a string")]
+    ("params", "got"), [(None, "null"), ([1], "an array"), ("host=h", "a string"), (SECRET, "a string")]
 )
 def test_a_document_whose_params_is_not_an_object_is_an_error(
     tmp_path: Path, params: object, got: str
 ) -> None:
-    found: dict[str, object] = {"task": "widget"}
-    if params is not None:
-        found["params"] = params
-    path = write_tinydb(tmp_path / "tasks.json", [found])
+    path = write_tinydb(tmp_path / "tasks.json", [{"task": "widget", "params": params}])
     with pytest.raises(ConfigError) as caught:
         BatchWidget(path).run()
     assert str(caught.value).endswith(f'the document\'s "params" must be an object, got {got}')
     assert SECRET not in str(caught.value)
+
+
+def test_a_document_without_params_is_an_error(tmp_path: Path) -> None:
+    path = write_tinydb(tmp_path / "tasks.json", [{"task": "widget", "host": "h"}])
+    with pytest.raises(ConfigError, match="key 'widget': the document has no \"params\"$"):
+        BatchWidget(path).run()
 
 
 def test_a_document_with_bad_parameters_names_the_file_key_and_parameters(tmp_path: Path) -> None:
