@@ -168,7 +168,7 @@ def test_a_document_whose_params_is_not_an_object_is_an_error(
 
 def test_a_document_without_params_is_an_error(tmp_path: Path) -> None:
     path = write_tinydb(tmp_path / "tasks.json", [{"task": "widget", "host": "h"}])
-    with pytest.raises(ConfigError, match="key 'widget': the document has no \"params\"$"):
+    with pytest.raises(ConfigError, match=r"""key 'widget': the document has no "params"$"""):
         BatchWidget(path).run()
 
 
