@@ -23,6 +23,20 @@ SECRET = "pa55-Never-Shown-7d1f"
 JSON_RUNTIMES = ("local", "batch", "lambda")
 ALL_RUNTIMES = (*JSON_RUNTIMES, "env")
 
+
+def shipped_result(runtime: str) -> dict[str, object]:
+    """What Widget returns, run in `runtime`, for the parameters every shipped fixture holds."""
+    return {
+        "runtime": runtime,
+        "host": "db.example.com",
+        "port": 5432,
+        "database": "widgets",
+        "user": "widget_app",
+        "password": "***",
+        "connection": "widget_app@db.example.com:5432/widgets",
+    }
+
+
 #: Marks a parameter to leave out in widget_params().
 DROP = object()
 

@@ -9,20 +9,21 @@ from pathlib import Path
 import pytest
 
 from assignment import LocalWidget, Widget, WidgetParams, handler, main
-from conftest import JSON_RUNTIMES, PROJECT_DIR, SECRET, Failing, build_widget, run_assignment, widget_params
+from conftest import (
+    JSON_RUNTIMES,
+    PROJECT_DIR,
+    SECRET,
+    Failing,
+    build_widget,
+    run_assignment,
+    shipped_result,
+    widget_params,
+)
 from task import ConfigError, FakeLambdaContext, run_command_line
 
 FIXTURE = PROJECT_DIR / "fixtures" / "widget.json"
 
-EXPECTED_FROM_FIXTURE = {
-    "runtime": "local",
-    "host": "db.example.com",
-    "port": 5432,
-    "database": "widgets",
-    "user": "widget_app",
-    "password": "***",
-    "connection": "widget_app@db.example.com:5432/widgets",
-}
+EXPECTED_FROM_FIXTURE = shipped_result("local")
 
 
 # --------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def test_the_same_parameters_give_the_same_result_in_every_runtime(tmp_path: Pat
 
 def test_the_lambda_handler_returns_widgets_result() -> None:
     event = json.loads(FIXTURE.read_text())
-    assert handler(event, FakeLambdaContext("widget")) == {**EXPECTED_FROM_FIXTURE, "runtime": "lambda"}
+    assert handler(event, FakeLambdaContext("widget")) == shipped_result("lambda")
 
 
 # --------------------------------------------------------------------------

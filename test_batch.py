@@ -16,7 +16,7 @@ import pytest
 import tinydb
 
 from assignment import BatchWidget
-from conftest import PROJECT_DIR, SECRET, run_assignment, widget_params, write_tinydb
+from conftest import PROJECT_DIR, SECRET, run_assignment, shipped_result, widget_params, write_tinydb
 from task import TINYDB_DEFAULT_TABLE, ConfigError
 
 FIXTURE = PROJECT_DIR / "fixtures" / "tasks.json"
@@ -61,16 +61,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_the_shipped_fixture_runs_with_the_password_from_the_environment() -> None:
-    result = BatchWidget(FIXTURE, environ={"DB_PASSWORD": SECRET}).run()
-    assert result == {
-        "runtime": "batch",
-        "host": "db.example.com",
-        "port": 5432,
-        "database": "widgets",
-        "user": "widget_app",
-        "password": "***",
-        "connection": "widget_app@db.example.com:5432/widgets",
-    }
+    assert BatchWidget(FIXTURE, environ={"DB_PASSWORD": SECRET}).run() == shipped_result("batch")
 
 
 def test_task_config_db_names_the_file_and_the_key_defaults_to_the_task_name(db: Path) -> None:

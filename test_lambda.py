@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from assignment import LambdaWidget, handler
-from conftest import PROJECT_DIR, SECRET, widget_params
+from conftest import PROJECT_DIR, SECRET, shipped_result, widget_params
 from lambda_local import FunctionProcess, RuntimeAPI, lambda_environment
 from task import ConfigError, FakeLambdaContext
 
@@ -134,15 +135,7 @@ def test_the_runtime_client_returns_widgets_result_for_the_shipped_event(
     api, _ = warm_function
     outcome = api.invoke(json.loads(EVENT_FIXTURE.read_text()))
     assert outcome.kind == "response"
-    assert outcome.payload == {
-        "runtime": "lambda",
-        "host": "db.example.com",
-        "port": 5432,
-        "database": "widgets",
-        "user": "widget_app",
-        "password": "***",
-        "connection": "widget_app@db.example.com:5432/widgets",
-    }
+    assert outcome.payload == shipped_result("lambda")
 
 
 INVOCATIONS = [
@@ -211,40 +204,32 @@ def test_the_functions_logs_never_show_the_secret() -> None:
         assert SECRET not in function.output
 
 
-@needs_runtime_client
-def test_lambda_local_invokes_the_shipped_event_from_the_command_line() -> None:
-    environment = {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT}
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "lambda_local.py",
-            str(EVENT_FIXTURE),
-            str(PROJECT_DIR / "fixtures" / "widget.json"),
-        ],
+def run_lambda_local(*events: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python lambda_local.py EVENTS` in a fresh process, with only PATH and `env` set."""
+    return subprocess.run(
+        [sys.executable, "lambda_local.py", *map(str, events)],
         cwd=PROJECT_DIR,
-        env=environment,
+        env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+@needs_runtime_client
+def test_lambda_local_invokes_the_shipped_event_from_the_command_line() -> None:
+    completed = run_lambda_local(
+        EVENT_FIXTURE, PROJECT_DIR / "fixtures" / "widget.json", env=FUNCTION_ENVIRONMENT
+    )
     assert completed.returncode == 0, completed.stderr
     lines = [json.loads(line) for line in completed.stdout.splitlines()]
-    assert [line["response"]["host"] for line in lines] == ["db.example.com", "db.example.com"]
+    assert lines == [{"response": shipped_result("lambda")}] * 2
     assert SECRET not in completed.stdout + completed.stderr
 
 
 @needs_runtime_client
 def test_lambda_local_exits_1_when_an_invocation_fails() -> None:
-    environment = {"PATH": os.environ["PATH"]}  # no DB_PASSWORD: the reference cannot resolve
-    completed = subprocess.run(
-        [sys.executable, "lambda_local.py", str(EVENT_FIXTURE)],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_lambda_local(EVENT_FIXTURE, env={})  # no DB_PASSWORD: the reference cannot resolve
     assert completed.returncode == 1
     assert json.loads(completed.stdout)["error"]["errorType"] == "ConfigError"
