@@ -24,9 +24,9 @@ unit: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench.py
 
-# The shipped Lambda event, through the real AWS Lambda runtime client, with a sample password.
+# The shipped Lambda event, through the real AWS Lambda runtime client.
 lambda: $(INSTALLED)
-	DB_PASSWORD=sample-password TASK_ENV_REFS=DB_PASSWORD $(BIN)/python lambda_local.py fixtures/lambda_event.json
+	$(BIN)/python lambda_local.py fixtures/lambda_event.json
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache

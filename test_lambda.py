@@ -229,7 +229,14 @@ def test_lambda_local_invokes_the_shipped_event_from_the_command_line() -> None:
 
 
 @needs_runtime_client
-def test_lambda_local_exits_1_when_an_invocation_fails() -> None:
-    completed = run_lambda_local(EVENT_FIXTURE, env={})  # no DB_PASSWORD: the reference cannot resolve
+def test_lambda_local_exits_1_when_an_invocation_fails(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(widget_params(password={"$env": "DB_PASSWORD"})))
+    completed = run_lambda_local(EVENT_FIXTURE, event, env={})  # no TASK_ENV_REFS: the reference is refused
     assert completed.returncode == 1
-    assert json.loads(completed.stdout)["error"]["errorType"] == "ConfigError"
+    answered, refused = (json.loads(line) for line in completed.stdout.splitlines())
+    assert answered == {"response": shipped_result("lambda")}
+    assert (refused["error"]["errorType"], refused["error"]["errorMessage"]) == (
+        "ConfigError",
+        "Lambda event: password: $env DB_PASSWORD is not allowed: TASK_ENV_REFS does not list it",
+    )
