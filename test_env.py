@@ -8,7 +8,7 @@ from typing import ClassVar
 import pytest
 
 from assignment import EnvWidget
-from conftest import SECRET, run_assignment
+from conftest import PROJECT_DIR, SECRET, run_assignment, shipped_result
 from task import ConfigError, EnvTask, Parameters
 
 WIDGET_ENVIRONMENT = {
@@ -137,3 +137,9 @@ def test_a_kubernetes_service_link_under_the_prefix_is_a_configuration_error() -
     assert completed.returncode == 2
     assert "WIDGET_SERVICE_HOST: unknown parameter" in completed.stderr
     assert "port: $env WIDGET_PORT: expected an integer" in completed.stderr
+
+
+def test_the_shipped_env_file_configures_widget() -> None:
+    lines = (PROJECT_DIR / "fixtures" / "widget.env").read_text().splitlines()
+    environ = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert EnvWidget(environ=environ).run() == shipped_result("env")
