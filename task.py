@@ -828,37 +828,31 @@ def run_command_line(
     standard output, and logs on standard error. Exit status: 0 done, 2 a
     configuration or usage error, 1 any other failure, 143 on SIGTERM.
     """
+    import logging
+    import signal
+
     environ = os.environ if environ is None else environ
     parser = _argument_parser(business)
     try:
         args = parser.parse_args(argv)
+        runtime, reason = _choose_runtime(args.runtime, environ)
+        misplaced = [
+            f"--{option} is for the {owner} runtime"
+            for option, (owner, _) in _RUNTIME_OPTIONS.items()
+            if getattr(args, option) is not None and owner != runtime
+        ]
+        if misplaced:
+            parser.error(f"runtime is {runtime} ({reason}); {'; '.join(misplaced)}")
     except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
         return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
-    runtime, reason = _choose_runtime(args.runtime, environ)
-    misplaced = [
-        f"--{option} is for the {owner} runtime"
-        for option, (owner, _) in _RUNTIME_OPTIONS.items()
-        if getattr(args, option) is not None and owner != runtime
-    ]
-    if misplaced:
-        parser.print_usage(sys.stderr)
-        print(
-            f"{parser.prog}: error: runtime is {runtime} ({reason}); {'; '.join(misplaced)}", file=sys.stderr
-        )
-        return EXIT_CONFIG_ERROR
     keywords = {
         keyword: getattr(args, option)
         for option, (owner, keyword) in _RUNTIME_OPTIONS.items()
         if owner == runtime and getattr(args, option) is not None
     }
-    runtime_class = _COMMAND_LINE_RUNTIMES[runtime]
-    runnable = type(
-        runtime_class.__name__.removesuffix("Task") + business.__name__, (business, runtime_class), {}
-    )
-    task: Task = runnable(**keywords, environ=environ)
-    import logging
-    import signal
-
+    task: Task = _runnable(business, runtime)(**keywords, environ=environ)
+    # The library itself does not log, so that neither a Lambda invocation nor a
+    # Batch lookup pays for importing logging; the command line says what it did.
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -869,11 +863,17 @@ def run_command_line(
         signal.signal(signal.SIGTERM, previous_handler)
 
 
+def _runnable(business: type[BusinessTask], runtime: str) -> type:
+    """The business mixin combined with a runtime class: Widget and "local" make LocalWidget."""
+    runtime_class = _COMMAND_LINE_RUNTIMES[runtime]
+    name = runtime_class.__name__.removesuffix("Task") + business.__name__
+    return type(name, (business, runtime_class), {})
+
+
 def _run_and_report(task: Task, prog: str, reason: str, *, check: bool) -> int:
+    """Run or check the task, print what it gives, and say how it ended as an exit status."""
     import logging
 
-    # The library itself does not log, so that neither a Lambda invocation nor
-    # a Batch lookup pays for it; the command line says what it is doing.
     logger = logging.getLogger(__name__)
     try:
         if check:
