@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-__all__ = ["FunctionProcess", "Outcome", "RuntimeAPI", "main"]
+__all__ = ["FunctionProcess", "Outcome", "RuntimeAPI", "lambda_environment", "main"]
 
 PROJECT_DIR = Path(__file__).resolve().parent
 API_PREFIX = "/2018-06-01/runtime"
@@ -218,20 +218,23 @@ def lambda_environment(api_address: str, base: Mapping[str, str]) -> dict[str, s
 
 
 class FunctionProcess:
-    """`python -m awslambdaric HANDLER` in a child process, stopped on exit."""
+    """`python -m awslambdaric HANDLER` in a child process, stopped on exit.
+
+    It takes its invocations from `api`; its environment is `environment` plus
+    the variables Lambda reserves.
+    """
 
     def __init__(
-        self, api: RuntimeAPI, handler: str = "assignment.handler", *, env: Mapping[str, str]
+        self, api: RuntimeAPI, environment: Mapping[str, str], handler: str = "assignment.handler"
     ) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "awslambdaric", handler],
             cwd=PROJECT_DIR,
-            env=dict(env),
+            env=lambda_environment(api.address, environment),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        self.api = api
         self.output = ""
 
     def __enter__(self) -> FunctionProcess:
@@ -263,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = 0
     with (
         RuntimeAPI() as api,
-        FunctionProcess(api, env=lambda_environment(api.address, os.environ)) as function,
+        FunctionProcess(api, os.environ) as function,
     ):
         for path in paths:
             outcome = api.invoke_raw(Path(path).read_bytes())

@@ -15,7 +15,7 @@ import pytest
 
 from assignment import LambdaWidget, handler
 from conftest import PROJECT_DIR, SECRET, shipped_result, widget_params
-from lambda_local import FunctionProcess, RuntimeAPI, lambda_environment
+from lambda_local import FunctionProcess, RuntimeAPI
 from task import ConfigError, FakeLambdaContext
 
 EVENT_FIXTURE = PROJECT_DIR / "fixtures" / "lambda_event.json"
@@ -120,8 +120,7 @@ FUNCTION_ENVIRONMENT = {
 def warm_function() -> Iterator[tuple[RuntimeAPI, FunctionProcess]]:
     """One function process serving every invocation of this module, as a warm container does."""
     with RuntimeAPI() as api:
-        environment = lambda_environment(api.address, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT})
-        function = FunctionProcess(api, env=environment)
+        function = FunctionProcess(api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT})
         try:
             yield api, function
         finally:
@@ -196,8 +195,7 @@ def test_a_warm_function_answers_many_invocations_good_and_bad_in_a_row(
 @needs_runtime_client
 def test_the_functions_logs_never_show_the_secret() -> None:
     with RuntimeAPI() as api:
-        environment = lambda_environment(api.address, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT})
-        with FunctionProcess(api, env=environment) as function:
+        with FunctionProcess(api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT}) as function:
             for event, _, _ in INVOCATIONS:
                 api.invoke(event)
         assert "[ERROR] ConfigError: Lambda event" in function.output
