@@ -83,6 +83,10 @@ def test_calling_the_class_reports_every_problem_at_once() -> None:
     )
 
 
+def test_a_secret_may_be_given_as_a_secret() -> None:
+    assert ServiceParams(host="h", token=Secret(SECRET)).token.reveal() == SECRET
+
+
 def test_parameters_are_immutable() -> None:
     params = ServiceParams(host="h", token="t")
     with pytest.raises(AttributeError, match="read-only"):
