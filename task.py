@@ -298,6 +298,9 @@ class Parameters:
 
     _fields: ClassVar[dict[str, _Field]] = {}
     _secret_names: ClassVar[tuple[str, ...]] = ()
+    #: The fields unpacked as (name, json_type, is_secret, field): the loop in
+    #: _fill runs on every warm Lambda invocation, and attribute lookups add up.
+    _unpacked: ClassVar[tuple[tuple[str, type | None, bool, _Field], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -314,6 +317,7 @@ class Parameters:
             fields[name] = field
         cls._fields = fields
         cls._secret_names = tuple(name for name, field in fields.items() if field.kind is Secret)
+        cls._unpacked = tuple((name, f.json_type, f.kind is Secret, f) for name, f in fields.items())
 
     def __init__(self, **values: object) -> None:
         problems = self._fill(values)
@@ -334,7 +338,7 @@ class Parameters:
         checked = self.__dict__
         problems: list[str] = []
         found = 0
-        for name, field in cls._fields.items():
+        for name, json_type, is_secret, field in cls._unpacked:
             value = values.get(name, _ABSENT)
             if value is _ABSENT:
                 if field.required:
@@ -343,8 +347,8 @@ class Parameters:
                     checked[name] = field.default
                 continue
             found += 1
-            if type(value) is field.json_type:  # the common case, first
-                checked[name] = Secret(value) if field.kind is Secret else value  # type: ignore[arg-type]
+            if type(value) is json_type:  # the common case, first
+                checked[name] = Secret(value) if is_secret else value  # type: ignore[arg-type]
                 continue
             try:
                 if dereference is not None and type(value) is dict and REFERENCE_KEY in value:
