@@ -624,7 +624,7 @@ class BatchTask(Task):
         from tinydb.storages import JSONStorage  # only the Batch path pays for TinyDB
 
         path, table, key, index_text = self._location()
-        source = self.describe_source()
+        source = _describe_tinydb_source(path, table, key, index_text)
         index = _array_index(index_text, source)
         # Mode "r" opens the file read-only and never creates it. One read() is
         # one parse: Table.get() with a condition would parse the file twice.
@@ -636,12 +636,7 @@ class BatchTask(Task):
         return _find_params(tables, source, table, key, index)
 
     def describe_source(self) -> str:
-        path, table, key, index_text = self._location()
-        described = f"TinyDB file {path}, table {table!r}, key {key!r}"
-        if index_text is not None:
-            index = _parse_integer(index_text)
-            described += f", array index {index_text!r}" if index is None else f", array index {index}"
-        return described
+        return _describe_tinydb_source(*self._location())
 
     def _location(self) -> tuple[str, str, str, str | None]:
         """The file, table, key and array index (as text, or None) to read."""
@@ -654,6 +649,14 @@ class BatchTask(Task):
         table = self.table or environ.get(TASK_CONFIG_TABLE) or TINYDB_DEFAULT_TABLE
         key = self.key or environ.get(TASK_CONFIG_KEY) or self.name
         return path, table, key, environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
+
+
+def _describe_tinydb_source(path: str, table: str, key: str, index_text: str | None) -> str:
+    described = f"TinyDB file {path}, table {table!r}, key {key!r}"
+    if index_text is not None:
+        index = _parse_integer(index_text)
+        described += f", array index {index_text!r}" if index is None else f", array index {index}"
+    return described
 
 
 def _find_params(tables: object, source: str, table: str, key: str, index: int | None) -> object:
