@@ -1,8 +1,10 @@
-# `make run` and `make test` each set up what they need first: Python 3 and make are enough.
+# `make run` and `make test` each set up what they need first: Python 3.10+ and make are enough.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
+PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test lint typecheck unit bench lambda clean
 
@@ -12,26 +14,34 @@ run: $(INSTALLED)
 test: lint typecheck unit
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy
+	$(BIN)/python -m mypy
 
 unit: $(INSTALLED)
-	$(BIN)/pytest
+	$(BIN)/python -m pytest
 
-bench: $(INSTALLED)
+bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench.py
 
-# The shipped Lambda event, through the real AWS Lambda runtime client.
+# The shipped Lambda events, through the real AWS Lambda runtime client (EVENTS=... to choose).
+EVENTS ?= fixtures/lambda_event.json
 lambda: $(INSTALLED)
-	$(BIN)/python lambda_local.py fixtures/lambda_event.json
+	$(BIN)/python -m task_testing assignment.handler $(EVENTS)
 
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
+# A failed set-up removes the half-made environment, so the next run starts afresh.
 $(INSTALLED): requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "This project needs Python 3.10 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Run make PYTHON=python3.12 (or another 3.10+).")'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV) && $(BIN)/python $(PIP_INSTALL) -r requirements.txt || { rm -rf $(VENV); exit 1; }
+	touch $@
+
+$(BENCH_INSTALLED): $(INSTALLED) requirements-bench.txt
+	$(BIN)/python $(PIP_INSTALL) -r requirements-bench.txt
 	touch $@
