@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from task import BatchTask, EnvTask, LambdaTask, LocalTask, Parameters, Range, Secret
+from task import BatchTask, EnvTask, LambdaTask, LocalTask, Parameters, Secret, between
 from task_cli import run_command_line
 
 TYPE_CHECKING = False
@@ -28,7 +28,7 @@ class WidgetParams(Parameters):
     """What Widget needs to reach its database."""
 
     host: str
-    port: int = Range(1, 65535, default=5432)
+    port: int = between(1, 65535, default=5432)
     database: str
     user: str
     password: Secret

@@ -12,7 +12,8 @@ import pytest
 from tinydb import TinyDB
 
 from assignment import BatchWidget, EnvWidget, LambdaWidget, LocalWidget, WidgetParams
-from task import FakeLambdaContext, Parameters, Task
+from task import Parameters, Task
+from task_testing import FakeLambdaContext
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any, ClassVar, NoReturn, Protocol
 
+    from task_check import CheckReport
+
     class LambdaUnit(Protocol):
         """One unit of work that the trigger layer (task_lambda) found in an event."""
 
@@ -44,19 +46,19 @@ __all__ = [
     "TASK_CONFIG_TABLE",
     "TASK_ENV_REFS",
     "BatchTask",
-    "CheckReport",
+    "CheckReport",  # noqa: F822 (imported on first use: see __getattr__ below)
     "ConfigError",
     "EnvTask",
-    "FakeLambdaContext",
+    "FakeLambdaContext",  # noqa: F822 (imported on first use: see __getattr__ below)
     "LambdaTask",
     "LocalTask",
     "Parameters",
-    "Range",
     "Secret",
     "Task",
     "TaskError",
+    "between",
     "json_kind",
-    "run_command_line",
+    "run_command_line",  # noqa: F822 (imported on first use: see __getattr__ below)
     "runnable",
     "shown",
 ]
@@ -122,6 +124,14 @@ class ConfigError(TaskError):
         return f"{self.source}: {len(self.problems)} problems: {listed}"
 
 
+class SourceError(TaskError, ValueError):
+    """What is wrong with a source's content, said without quoting any of it.
+
+    Raised while a source is read (task_sources); Task.run() turns it into a
+    ConfigError naming the source. Other ValueErrors are named by type only.
+    """
+
+
 def shown(text: object, *, limit: int = 60) -> str:
     """Text from a source (a key, a variable name, a path) as a message may repeat it.
 
@@ -166,7 +176,7 @@ def _explain(exc: OSError | ValueError) -> str:
         if not exc.doc.strip():
             return "empty: expected a JSON object"
         return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-    return str(exc)
+    return str(exc) if isinstance(exc, SourceError) else type(exc).__name__
 
 
 # --------------------------------------------------------------------------
@@ -198,22 +208,26 @@ class Secret:
         return hash(self._value)
 
 
-class Range:
-    """Limits on an int or float parameter, declared where its default would go::
+def between(low: float, high: float, *, default: object = None) -> Any:
+    """Limit an int or float parameter, where its default would go::
 
-        port: int = Range(1, 65535, default=5432)
+        port: int = between(1, 65535, default=5432)
+
+    Without a default the parameter is required (or, if optional, None). Typed
+    as Any, like dataclasses.field(), so that the declaration type-checks.
     """
+    return _Between(low, high, default)
+
+
+class _Between:
+    """What between() declares, read once by Parameters when the class is defined."""
 
     __slots__ = ("default", "high", "low")
 
-    def __init__(self, low: float, high: float, *, default: object = None) -> None:
+    def __init__(self, low: float, high: float, default: object) -> None:
         self.low = low
         self.high = high
-        #: None for a required parameter (or an optional one, whose default is None).
         self.default = default
-
-    def __repr__(self) -> str:
-        return f"Range({self.low}, {self.high}, default={self.default!r})"
 
 
 #: What each declared kind is called in a message, and the one JSON type that gives it.
@@ -235,9 +249,9 @@ class _Field:
         kind_name, self.optional = _parse_annotation(owner, name, annotation)
         self.kind, self.noun, self.json_type = _KINDS[kind_name]
         self.limits: tuple[float, float] | None = None
-        if isinstance(declared, Range):
+        if isinstance(declared, _Between):
             if self.kind not in (int, float):
-                raise TypeError(f"{owner}.{name}: Range applies to int and float parameters only")
+                raise TypeError(f"{owner}.{name}: between() applies to int and float parameters only")
             self.limits = (declared.low, declared.high)
             declared = declared.default if declared.default is not None else _REQUIRED
         self.required = declared is _REQUIRED and not self.optional
@@ -250,7 +264,9 @@ class _Field:
 
     def expected(self) -> str:
         """What a valid value is, as a message says it: "an integer from 1 to 65535"."""
-        expected = self.noun if self.limits is None else f"{self.noun} from {self.limits[0]} to {self.limits[1]}"
+        expected = (
+            self.noun if self.limits is None else f"{self.noun} from {self.limits[0]} to {self.limits[1]}"
+        )
         return f"{expected} or null" if self.optional else expected
 
     def from_json(self, value: object) -> object:
@@ -332,11 +348,11 @@ class Parameters:
     """Base class of a task's declared parameters: a typed, immutable record.
 
     Annotate one field per parameter; a class attribute is its default, `| None`
-    makes it optional (default None), and Range limits a number::
+    makes it optional (default None), and between() limits a number::
 
         class WidgetParams(Parameters):
             host: str
-            port: int = Range(1, 65535, default=5432)
+            port: int = between(1, 65535, default=5432)
             password: Secret
             timeout: float | None
 
@@ -509,7 +525,7 @@ class Task(ABC):
         from task_check import CheckReport
 
         try:
-            raw = self._load_raw()
+            raw: Any = self._load_raw()
             params = self.validate(raw)
         except ConfigError as error:
             return CheckReport(self.runtime, error.source, (), error.problems)
@@ -522,7 +538,9 @@ class Task(ABC):
     def validate(self, raw: object) -> Parameters:
         """The business task's parameters from raw values, as run() reads them, or a ConfigError."""
         if not isinstance(raw, Mapping):
-            raise ConfigError(self.describe_source(), [f"expected a JSON object of parameters, got {json_kind(raw)}"])
+            raise ConfigError(
+                self.describe_source(), [f"expected a JSON object of parameters, got {json_kind(raw)}"]
+            )
         checked, problems = self.parameters.validate(raw, self._read_reference)
         if problems:
             raise ConfigError(self.describe_source(), problems)
@@ -567,7 +585,7 @@ class Task(ABC):
             raise ValueError('a reference must be {"$env": "VARIABLE_NAME"} and nothing else')
         if self.invoker_written:
             if not self.parameters.is_secret(name):
-                raise ValueError(f"$env references are allowed only for secret parameters in a {self.origin}")
+                raise ValueError(f"$env references are allowed only for secret parameters in {self.origin}")
             allowed = {listed.strip() for listed in self.environ.get(TASK_ENV_REFS, "").split(",")}
             if variable not in allowed:
                 raise ValueError(f"$env {shown(variable)} is not allowed: {TASK_ENV_REFS} does not list it")
@@ -606,7 +624,9 @@ class Task(ABC):
         elif isinstance(error, ConfigError):
             logger.error("%s: configuration error: %s", self.name, error, extra=fields)
         else:
-            logger.error("%s: failed: %s", self.name, shown(str(error), limit=1000), exc_info=error, extra=fields)
+            logger.error(
+                "%s: failed: %s", self.name, shown(str(error), limit=1000), exc_info=error, extra=fields
+            )
 
 
 def _check_composition(cls: type[Task]) -> None:
@@ -667,12 +687,13 @@ def _scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
         pending += [current.__cause__, current.__context__]
 
 
-def runnable(business: type, runtime: type[Task]) -> type[Task]:
+def runnable(business: type, runtime: type) -> type[Any]:
     """The class that runs a business mixin in a runtime: Widget and LocalTask give LocalWidget.
 
     That is the class its module defines (class LocalWidget(Widget, LocalTask)),
     or, where there is none, one defined here the same way.
     """
+    candidate: type
     for candidate in runtime.__subclasses__():
         if candidate.__bases__ == (business, runtime):
             return candidate
@@ -711,7 +732,8 @@ class LocalTask(Task):
         path = self.environ.get(TASK_CONFIG_FILE, "")
         if not path:
             raise ConfigError(
-                "local runtime", [f"no JSON file given: pass config_path (--config) or set {TASK_CONFIG_FILE}"]
+                "local runtime",
+                [f"no JSON file given: pass config_path (--config) or set {TASK_CONFIG_FILE}"],
             )
         return path
 
@@ -743,7 +765,7 @@ class BatchTask(Task):
     def load_config(self) -> object:
         from task_sources import find_params
 
-        return find_params(self.documents(), self.array_index())
+        return find_params(self.documents(), self._location()[2], self.array_index())
 
     def documents(self) -> dict[str, dict[str, object]]:
         """Every document of this task's key in its table, by document id: one parse of the file."""
@@ -758,9 +780,10 @@ class BatchTask(Task):
         if text is None:
             return None
         if not (text.isascii() and text.isdigit() and len(text) <= 4 and int(text) <= MAX_ARRAY_INDEX):
+            expected = f"an index from 0 to {MAX_ARRAY_INDEX}"
             raise ConfigError(
                 self.describe_source(),
-                [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be an index from 0 to {MAX_ARRAY_INDEX}, got {shown(text)!r}"],
+                [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be {expected}, got {shown(text)!r}"],
             )
         return int(text)
 
@@ -775,7 +798,10 @@ class BatchTask(Task):
         fields: dict[str, object] = {}
         if environ.get(AWS_BATCH_JOB_ID):
             fields["job_id"] = environ[AWS_BATCH_JOB_ID]
-        for field, variable in (("array_index", AWS_BATCH_JOB_ARRAY_INDEX), ("attempt", AWS_BATCH_JOB_ATTEMPT)):
+        for field, variable in (
+            ("array_index", AWS_BATCH_JOB_ARRAY_INDEX),
+            ("attempt", AWS_BATCH_JOB_ATTEMPT),
+        ):
             text = environ.get(variable, "")
             if text.isascii() and text.isdigit() and len(text) < 10:
                 fields[field] = int(text)
@@ -786,7 +812,9 @@ class BatchTask(Task):
         environ = self.environ
         path = os.fspath(self.db_path) if self.db_path is not None else environ.get(TASK_CONFIG_DB, "")
         if not path:
-            raise ConfigError("batch runtime", [f"no TinyDB file given: pass db_path (--db) or set {TASK_CONFIG_DB}"])
+            raise ConfigError(
+                "batch runtime", [f"no TinyDB file given: pass db_path (--db) or set {TASK_CONFIG_DB}"]
+            )
         table = self.table or environ.get(TASK_CONFIG_TABLE) or TINYDB_DEFAULT_TABLE
         key = self.key or environ.get(TASK_CONFIG_KEY) or self.name
         return path, table, key

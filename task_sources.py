@@ -1,6 +1,6 @@
 """Reading sources safely: the one way files are opened, JSON decoded and TinyDB documents found.
 
-Everything here returns raw values or raises OSError or ValueError naming the
+Everything here returns raw values or raises OSError or SourceError (a ValueError) naming the
 place, never a value; Task.run() in task.py turns those into a ConfigError
 naming the source, and validates the values. Nothing here reads parameters.
 """
@@ -12,7 +12,7 @@ import os
 import re
 import stat
 
-from task import DEFAULT_MAX_BYTES, TASK_CONFIG_MAX_BYTES, ConfigError, json_kind, shown
+from task import DEFAULT_MAX_BYTES, TASK_CONFIG_MAX_BYTES, ConfigError, SourceError, json_kind, shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
     """The whole of a regular file, decoded as UTF-8 whatever the locale.
 
     A FIFO, a device or a directory is refused without blocking or reading, and
-    so is a file larger than TASK_CONFIG_MAX_BYTES. Raises OSError or ValueError,
+    so is a file larger than TASK_CONFIG_MAX_BYTES. Raises OSError or SourceError,
     which Task.run() turns into a ConfigError naming the source.
     """
     max_bytes = _max_bytes(environ)
@@ -35,19 +35,11 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
     with open(descriptor, "rb") as source_file:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise _UnreadableFile(f"not a regular file ({_file_kind(mode)}), so it was not read")
+            raise SourceError(f"not a regular file ({_file_kind(mode)}), so it was not read")
         data = source_file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise _UnreadableFile(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read")
+        raise SourceError(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read")
     return data.decode("utf-8")
-
-
-class _UnreadableFile(OSError):
-    """A source file refused before it was read."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.strerror = why
 
 
 def _file_kind(mode: int) -> str:
@@ -65,14 +57,16 @@ def _max_bytes(environ: Mapping[str, str]) -> int:
     if not text:
         return DEFAULT_MAX_BYTES
     if not (text.isascii() and text.isdigit() and len(text) < 19 and int(text) > 0):
-        raise ConfigError(TASK_CONFIG_MAX_BYTES, [f"expected a positive number of bytes, got {shown(text)!r}"])
+        raise ConfigError(
+            TASK_CONFIG_MAX_BYTES, [f"expected a positive number of bytes, got {shown(text)!r}"]
+        )
     return int(text)
 
 
 def decode_json(text: str | bytes) -> object:
     """Decode JSON that a person or an invoker wrote: a duplicated key is an error.
 
-    Raises ValueError naming the place of any problem (the key, or the line and
+    Raises SourceError (a ValueError) naming the place of any problem (the key, or the line and
     column), never a value; Task.run() turns it into a ConfigError.
     """
     if isinstance(text, bytes):
@@ -80,18 +74,20 @@ def decode_json(text: str | bytes) -> object:
     return _parse_json(text, object_pairs_hook=_object_without_duplicates)
 
 
-def _parse_json(text: str, object_pairs_hook: Callable[[list[tuple[str, Any]]], object] | None = None) -> object:
+def _parse_json(
+    text: str, object_pairs_hook: Callable[[list[tuple[str, Any]]], object] | None = None
+) -> object:
     """json.loads, with the parser's two unhelpful failures turned into errors that say where."""
     try:
         return json.loads(text, object_pairs_hook=object_pairs_hook)
     except RecursionError:
-        raise ValueError(f"nested too deeply to read ({_deep_place(text)})") from None
+        raise SourceError(f"nested too deeply to read ({_deep_place(text)})") from None
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError) or "integer string conversion" not in str(exc):
             raise
         match = re.search(r"\d{4301}", text)
         where = f" at {_place(text, match.start())}" if match else ""
-        raise ValueError(f"an integer of more than 4,300 digits{where}") from None
+        raise SourceError(f"an integer of more than 4,300 digits{where}") from None
 
 
 def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -100,7 +96,7 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, obj
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ValueError(f"the key {shown(key)!r} appears more than once in one object")
+                raise SourceError(f"the key {shown(key)!r} appears more than once in one object")
             seen.add(key)
     return decoded
 
@@ -125,8 +121,6 @@ def _place(text: str, offset: int) -> str:
     return f"line {line}, column {column}"
 
 
-
-
 # --------------------------------------------------------------------------
 # TinyDB files: {"TABLE": {"DOC_ID": {"task": KEY, "array_index": i, "params": {...}}}}
 
@@ -145,14 +139,14 @@ def read_tinydb(path: str, environ: Mapping[str, str]) -> object:
 def documents_of_key(tables: object, table: str, key: str) -> dict[str, dict[str, object]]:
     """The documents of `table` whose "task" is `key`, by document id, in file order."""
     if tables is None:
-        raise ValueError("the file is empty")
+        raise SourceError("the file is empty")
     if not isinstance(tables, dict):
-        raise ValueError(f"not a TinyDB file: expected an object of tables, got {json_kind(tables)}")
+        raise SourceError(f"not a TinyDB file: expected an object of tables, got {json_kind(tables)}")
     documents = tables.get(table)
     if documents is None:
-        raise ValueError(f"no table {shown(table)!r} in the file")
+        raise SourceError(f"no table {shown(table)!r} in the file")
     if not isinstance(documents, dict):
-        raise ValueError(f"table {shown(table)!r} is not a TinyDB table (an object of documents)")
+        raise SourceError(f"table {shown(table)!r} is not a TinyDB table (an object of documents)")
     return {
         doc_id: document
         for doc_id, document in documents.items()
@@ -160,15 +154,15 @@ def documents_of_key(tables: object, table: str, key: str) -> dict[str, dict[str
     }
 
 
-def find_params(documents: Mapping[str, Mapping[str, object]], index: int | None) -> object:
+def find_params(documents: Mapping[str, Mapping[str, object]], key: str, index: int | None) -> object:
     """The "params" of the one document for this array index (None: the one without an index)."""
     matches = [doc_id for doc_id, document in documents.items() if array_index_of(document) == index]
-    wanted = "no array_index" if index is None else f"array_index {index}"
+    wanted = f"key {shown(key)!r} and " + ("no array_index" if index is None else f"array_index {index}")
     if not matches:
-        raise ValueError(f"no document with this key and {wanted}")
+        raise SourceError(f"no document with {wanted}")
     if len(matches) > 1:
         ids = ", ".join(shown(doc_id) for doc_id in matches[:10])
-        raise ValueError(f"{len(matches)} documents with this key and {wanted} (ids {ids}); expected exactly one")
+        raise SourceError(f"{len(matches)} documents with {wanted} (ids {ids}); expected exactly one")
     return params_of(documents[matches[0]])
 
 
@@ -181,10 +175,10 @@ def array_index_of(document: Mapping[str, object]) -> int | str | None:
 
 
 def params_of(document: Mapping[str, object]) -> object:
-    """A document's "params" object, or ValueError saying what is wrong with the document."""
+    """A document's "params" object, or SourceError saying what is wrong with the document."""
     if "params" not in document:
-        raise ValueError('the document has no "params"')
+        raise SourceError('the document has no "params"')
     params = document["params"]
     if not isinstance(params, dict):
-        raise ValueError(f'the document\'s "params" must be an object, got {json_kind(params)}')
+        raise SourceError(f'the document\'s "params" must be an object, got {json_kind(params)}')
     return params

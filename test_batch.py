@@ -123,14 +123,14 @@ def test_only_a_json_integer_is_an_array_index(tmp_path: Path, index: object) ->
 
 @pytest.mark.parametrize("index", ["", "one", "1.0", " 1"])
 def test_an_index_that_is_not_an_integer_is_an_error(db: Path, index: str) -> None:
-    with pytest.raises(ConfigError, match=f"AWS_BATCH_JOB_ARRAY_INDEX must be an integer, got {index!r}"):
+    with pytest.raises(ConfigError, match=f"AWS_BATCH_JOB_ARRAY_INDEX must be an index from 0 to 9999, got {index!r}"):
         BatchWidget(db, environ={"AWS_BATCH_JOB_ARRAY_INDEX": index}).run()
 
 
 def test_two_documents_for_the_same_key_are_an_error_naming_both(tmp_path: Path) -> None:
     path = write_tinydb(tmp_path / "tasks.json", [document(), {"task": "gadget"}, document(host="other")])
     with pytest.raises(
-        ConfigError, match=r"2 documents with key 'widget' \(ids 1, 3\); expected exactly one"
+        ConfigError, match=r"2 documents with key 'widget' and no array_index \(ids 1, 3\); expected exactly one"
     ):
         BatchWidget(path).run()
 
@@ -169,19 +169,19 @@ def test_a_document_with_bad_parameters_names_the_file_key_and_parameters(tmp_pa
         BatchWidget(path).run()
     assert str(caught.value) == (
         f"TinyDB file {path}, table '_default', key 'widget': 2 problems: "
-        "port: expected an integer, got a string; password: expected a string (secret), got null"
+        "port: expected an integer from 1 to 65535, got a string; password: expected a string (secret), got null"
     )
 
 
 def test_the_file_is_parsed_once_per_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real_load = json.load
+    real_loads = json.loads
 
     def counting_load(*args: Any, **kwargs: Any) -> object:
         calls.append(args)
-        return real_load(*args, **kwargs)
+        return real_loads(*args, **kwargs)
 
-    monkeypatch.setattr(json, "load", counting_load)
+    monkeypatch.setattr(json, "loads", counting_load)
     BatchWidget(db).run()
     assert len(calls) == 1
 

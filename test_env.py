@@ -68,7 +68,7 @@ def test_an_integer_that_does_not_parse_is_an_error_naming_the_variable(text: st
     with pytest.raises(ConfigError) as caught:
         EnvWidget(environ={**WIDGET_ENVIRONMENT, "WIDGET_PORT": text}).run()
     assert caught.value.problems == (
-        "port: $env WIDGET_PORT: expected an integer (an optional sign and decimal digits)",
+        "port: $env WIDGET_PORT: expected an integer from 1 to 65535 (an optional sign and decimal digits)",
     )
     assert text not in str(caught.value)
 

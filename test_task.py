@@ -60,7 +60,9 @@ def test_an_unsupported_annotation_is_a_type_error_naming_the_field(annotation: 
 
 
 def test_a_default_of_the_wrong_type_is_a_type_error_at_class_definition() -> None:
-    with pytest.raises(TypeError, match=r"Broken\.port: default expected an integer, got a string"):
+    with pytest.raises(
+        TypeError, match=r"Broken\.port: the default is not valid: expected an integer, got a string"
+    ):
         type("Broken", (Parameters,), {"__annotations__": {"port": "int"}, "port": "5432"})
 
 
@@ -266,7 +268,7 @@ def test_exceptions_from_the_business_logic_propagate_unchanged() -> None:
             raise RuntimeError("the widget service is down")
 
     with pytest.raises(RuntimeError, match="the widget service is down"):
-        Exploding({"host": "h", "token": "t"}).run()
+        Exploding({"host": "h", "token": "s3cr3t-token"}).run()
 
 
 def test_errors_form_one_hierarchy() -> None:
@@ -323,7 +325,7 @@ def test_constructing_a_task_reads_no_environment_and_never_fails(runtime: str) 
 
 
 def test_importing_the_modules_loads_nothing_heavy() -> None:
-    heavy = "{'tinydb', 'argparse', 'typing', 'dataclasses', 'logging'}"
+    heavy = "{'tinydb', 'argparse', 'typing', 'dataclasses', 'base64'}"
     code = f"import sys, assignment; print(sorted({heavy} & set(sys.modules)))"
     output = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
@@ -335,35 +337,55 @@ def test_importing_the_modules_loads_nothing_heavy() -> None:
 # $env references
 
 
-def test_a_reference_is_resolved_from_the_environment_and_parsed_by_type(
-    json_runtime: str, tmp_path: Any
-) -> None:
-    environ = {"DB_PASSWORD": SECRET, "DB_PORT": "7000", "TASK_ENV_REFS": "DB_PASSWORD, DB_PORT"}
+DEPLOYER_WRITTEN = ("local", "batch")
+
+
+@pytest.mark.parametrize("runtime", DEPLOYER_WRITTEN)
+def test_a_reference_is_resolved_from_the_environment_and_parsed_by_type(runtime: str, tmp_path: Any) -> None:
+    environ = {"DB_PASSWORD": SECRET, "DB_PORT": "7000"}
     params = widget_params(password={"$env": "DB_PASSWORD"}, port={"$env": "DB_PORT"})
-    result = build_widget(json_runtime, params, tmp_path, environ).run()
+    result = build_widget(runtime, params, tmp_path, environ).run()
     assert result["port"] == 7000
     assert result["password"] == "***"
+
+
+def test_an_event_may_reference_a_listed_variable_for_a_secret(tmp_path: Any) -> None:
+    environ = {"DB_PASSWORD": SECRET, "TASK_ENV_REFS": "OTHER, DB_PASSWORD"}
+    result = build_widget("lambda", widget_params(password={"$env": "DB_PASSWORD"}), tmp_path, environ).run()
+    assert result["password"] == "***"
+
+
+@pytest.mark.parametrize("field", ["host", "port", "user"])
+def test_an_event_may_not_reference_a_variable_for_a_plain_parameter_even_a_listed_one(
+    field: str, tmp_path: Any
+) -> None:
+    environ = {"DB_PASSWORD": SECRET, "TASK_ENV_REFS": "DB_PASSWORD"}
+    params = widget_params(**{field: {"$env": "DB_PASSWORD"}})
+    with pytest.raises(ConfigError) as caught:
+        build_widget("lambda", params, tmp_path, environ).run()
+    assert caught.value.problems == (
+        f"{field}: $env references are allowed only for secret parameters in the event",
+    )
+    assert SECRET not in str(caught.value)
 
 
 def test_a_missing_or_empty_variable_is_an_error_naming_parameter_and_variable(
     json_runtime: str, tmp_path: Any
 ) -> None:
-    environ = {"TASK_ENV_REFS": "DB_PASSWORD,DB_USER", "DB_USER": ""}
-    params = widget_params(password={"$env": "DB_PASSWORD"}, user={"$env": "DB_USER"})
+    environ = {"TASK_ENV_REFS": "DB_PASSWORD"}
+    params = widget_params(password={"$env": "DB_PASSWORD"})
     with pytest.raises(ConfigError) as caught:
         build_widget(json_runtime, params, tmp_path, environ).run()
-    assert caught.value.problems == (
-        "user: $env DB_USER is not set (or is empty)",
-        "password: $env DB_PASSWORD is not set (or is empty)",
-    )
+    assert caught.value.problems == ("password: $env DB_PASSWORD is not set (or is empty)",)
 
 
-def test_text_that_does_not_parse_is_an_error_without_the_text(json_runtime: str, tmp_path: Any) -> None:
-    environ = {"TASK_ENV_REFS": "DB_PORT", "DB_PORT": SECRET}
+@pytest.mark.parametrize("runtime", DEPLOYER_WRITTEN)
+def test_text_that_does_not_parse_is_an_error_without_the_text(runtime: str, tmp_path: Any) -> None:
+    environ = {"DB_PORT": SECRET}
     with pytest.raises(ConfigError) as caught:
-        build_widget(json_runtime, widget_params(port={"$env": "DB_PORT"}), tmp_path, environ).run()
+        build_widget(runtime, widget_params(port={"$env": "DB_PORT"}), tmp_path, environ).run()
     assert caught.value.problems == (
-        "port: $env DB_PORT: expected an integer (an optional sign and decimal digits)",
+        "port: $env DB_PORT: expected an integer from 1 to 65535 (an optional sign and decimal digits)",
     )
     assert SECRET not in str(caught.value)
 
@@ -455,7 +477,7 @@ def test_json_sources_reject_every_mistyped_parameter(json_runtime: str, tmp_pat
         build_widget(json_runtime, params, tmp_path).run()
     assert caught.value.problems == (
         "host: expected a string, got null",
-        "port: expected an integer, got a string",
+        "port: expected an integer from 1 to 65535, got a string",
         "password: expected a string (secret), got an integer",
     )
     assert "12345678" not in str(caught.value)
@@ -477,3 +499,152 @@ def test_the_result_and_the_logs_never_show_the_secret(any_runtime: str, tmp_pat
     assert SECRET not in json.dumps(result)
     assert SECRET not in caplog.text
     assert SECRET not in repr(widget)
+
+
+# --------------------------------------------------------------------------
+# Composing a runnable class
+
+
+def test_a_runtime_listed_before_the_business_task_fails_at_class_definition_saying_how_to_fix_it() -> None:
+    fix = r"list the business task before the runtime, as in class Wrong\(Echo, LocalTask\)"
+    with pytest.raises(TypeError, match=fix):
+
+        class Wrong(LocalTask, Echo):
+            pass
+
+
+@pytest.mark.parametrize("missing", ["name", "parameters"])
+def test_a_business_task_without_name_or_parameters_fails_at_class_definition(missing: str) -> None:
+    attributes = {"execute": lambda self, params: {}, "name": "nameless", "parameters": ServiceParams}
+    del attributes[missing]
+    business = type("Incomplete", (), attributes)
+    with pytest.raises(TypeError, match=rf"the business task needs `{missing}: ClassVar"):
+        type("LocalIncomplete", (business, LocalTask), {})
+
+
+def test_runnable_gives_the_class_the_module_defines() -> None:
+    from assignment import LocalWidget, Widget
+
+    assert task.runnable(Widget, LocalTask) is LocalWidget
+
+
+def test_runnable_defines_a_class_once_where_the_module_defines_none() -> None:
+    made = task.runnable(Echo, task.EnvTask)
+    assert made.__name__ == "EnvEcho"
+    assert task.runnable(Echo, task.EnvTask) is made
+
+
+# --------------------------------------------------------------------------
+# Limits every value obeys
+
+
+class Limited(Parameters):
+    port: int = task.between(1, 65535, default=5432)
+    ratio: float | None = task.between(0, 1)
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 10**6])
+def test_a_number_outside_its_declared_range_is_an_error_naming_the_range(port: int) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Limited(port=port)
+    assert caught.value.problems == ("port: expected an integer from 1 to 65535",)
+
+
+def test_a_range_keeps_its_default_and_its_bounds_are_valid() -> None:
+    assert Limited().port == 5432
+    assert (Limited(port=1).port, Limited(port=65535).port, Limited(ratio=1).ratio) == (1, 65535, 1.0)
+
+
+def test_between_on_a_string_is_a_type_error_at_class_definition() -> None:
+    with pytest.raises(TypeError, match=r"between\(\) applies to int and float parameters only"):
+        type("Broken", (Parameters,), {"__annotations__": {"name": "str"}, "name": task.between(1, 2)})
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (10**400, "got an integer too large for one"),
+        (math.nan, "got a number that is not finite"),
+        (-math.inf, "got a number that is not finite"),
+    ],
+)
+def test_a_float_parameter_from_json_is_always_finite(value: object, problem: str) -> None:
+    params_class = type("Floaty", (Parameters,), {"__annotations__": {"share": "float"}})
+    with pytest.raises(ConfigError) as caught:
+        params_class(share=value)
+    assert caught.value.problems == (f"share: expected a number, {problem}",)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "1e400"])
+def test_a_float_parameter_from_the_environment_is_always_finite(text: str) -> None:
+    counting = _one_field_from_environment("float", text)
+    not_finite = r"field: \$env VALUE: expected a number, got a number that is not finite"
+    with pytest.raises(ConfigError, match=not_finite):
+        counting.run()
+
+
+@pytest.mark.parametrize("annotation", ["str", "Secret"])
+def test_a_string_with_a_lone_surrogate_is_an_error(annotation: str) -> None:
+    params_class = type("Texty", (Parameters,), {"__annotations__": {"field": annotation}})
+    with pytest.raises(ConfigError, match="got text that is not valid Unicode"):
+        params_class(field="db\ud800")
+
+
+# --------------------------------------------------------------------------
+# Messages: text from a source is escaped and cut, problems are capped
+
+
+@pytest.mark.parametrize(
+    ("key", "shown_as"),
+    [
+        ("line\nbreak", r"line\nbreak"),
+        ("\x1b[31mred", r"\x1b[31mred"),
+        ("\ud800", r"\ud800"),
+        ("k" * 100, "k" * 60 + "..."),
+    ],
+)
+def test_a_key_from_the_source_is_shown_escaped_and_cut_short(key: str, shown_as: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        CountingTask({"host": "h", "token": "t", key: 1}).run()
+    assert caught.value.problems[0].startswith(f"{shown_as}: unknown parameter")
+    assert str(caught.value).isprintable()
+    str(caught.value).encode("utf-8")
+
+
+def test_a_message_lists_twenty_problems_then_says_how_many_more() -> None:
+    raw = {"host": "h", "token": "t", **{f"extra{number}": number for number in range(25)}}
+    with pytest.raises(ConfigError) as caught:
+        CountingTask(raw).run()
+    assert len(caught.value.problems) == 25
+    assert str(caught.value).count("unknown parameter") == 20
+    assert str(caught.value).endswith("; and 5 more")
+
+
+# --------------------------------------------------------------------------
+# Secrets are scrubbed out of the business logic's own exceptions
+
+
+class Leaky(Echo, Task):
+    """A runtime whose business logic fails with the secret in its message and in its cause."""
+
+    runtime = "leaky"
+
+    def load_config(self) -> object:
+        return {"host": "h", "token": SECRET}
+
+    def execute(self, params: ServiceParams) -> dict[str, object]:
+        token = params.token.reveal()
+        try:
+            raise OSError(13, f"refused {token}", f"/tmp/{token}")
+        except OSError as cause:
+            raise ConnectionError(f"cannot log in with {token}") from cause
+
+
+def test_a_business_exception_keeps_its_type_but_loses_the_secret_and_so_do_its_causes(caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ConnectionError) as caught:
+        Leaky().run()
+    assert str(caught.value) == "cannot log in with ***"
+    assert isinstance(caught.value.__cause__, OSError)
+    assert str(caught.value.__cause__) == "[Errno 13] refused ***: '/tmp/***'"
+    assert SECRET not in caplog.text
