@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+
+from task_fields import REQUIRED, Field, between, json_kind
 
 # `typing` is not imported at run time: the Lambda runtime client has not loaded
 # it, and importing it would add about 9% to a cold start. mypy and ruff read
@@ -46,7 +47,7 @@ __all__ = [
     "TASK_CONFIG_TABLE",
     "TASK_ENV_REFS",
     "BatchTask",
-    "CheckReport",  # noqa: F822 (imported on first use: see __getattr__ below)
+    "CheckReport",
     "ConfigError",
     "EnvTask",
     "FakeLambdaContext",  # noqa: F822 (imported on first use: see __getattr__ below)
@@ -146,25 +147,6 @@ def shown(text: object, *, limit: int = 60) -> str:
     return text + "..." if cut else text
 
 
-def json_kind(value: object) -> str:
-    """Name the kind of a decoded JSON value, never the value itself."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number with a fraction or exponent"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return f"a {type(value).__name__}"
-
-
 def _explain(exc: OSError | ValueError) -> str:
     """Say what went wrong reading a source, without quoting any of its content."""
     if isinstance(exc, OSError):
@@ -208,142 +190,6 @@ class Secret:
         return hash(self._value)
 
 
-def between(low: float, high: float, *, default: object = None) -> Any:
-    """Limit an int or float parameter, where its default would go::
-
-        port: int = between(1, 65535, default=5432)
-
-    Without a default the parameter is required (or, if optional, None). Typed
-    as Any, like dataclasses.field(), so that the declaration type-checks.
-    """
-    return _Between(low, high, default)
-
-
-class _Between:
-    """What between() declares, read once by Parameters when the class is defined."""
-
-    __slots__ = ("default", "high", "low")
-
-    def __init__(self, low: float, high: float, default: object) -> None:
-        self.low = low
-        self.high = high
-        self.default = default
-
-
-#: What each declared kind is called in a message, and the one JSON type that gives it.
-_KINDS: dict[str, tuple[type, str, type]] = {
-    "str": (str, "a string", str),
-    "int": (int, "an integer", int),
-    "float": (float, "a number", float),
-    "bool": (bool, "a boolean", bool),
-    "Secret": (Secret, "a string (secret)", str),
-}
-
-_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-class _Field:
-    """One declared parameter: how to read it from JSON or from text, and its default."""
-
-    def __init__(self, owner: str, name: str, annotation: object, declared: object) -> None:
-        kind_name, self.optional = _parse_annotation(owner, name, annotation)
-        self.kind, self.noun, self.json_type = _KINDS[kind_name]
-        self.limits: tuple[float, float] | None = None
-        if isinstance(declared, _Between):
-            if self.kind not in (int, float):
-                raise TypeError(f"{owner}.{name}: between() applies to int and float parameters only")
-            self.limits = (declared.low, declared.high)
-            declared = declared.default if declared.default is not None else _REQUIRED
-        self.required = declared is _REQUIRED and not self.optional
-        self.default: object = None
-        if declared is not _REQUIRED:
-            try:
-                self.default = self.from_json(declared)
-            except ValueError as exc:
-                raise TypeError(f"{owner}.{name}: the default is not valid: {exc}") from None
-
-    def expected(self) -> str:
-        """What a valid value is, as a message says it: "an integer from 1 to 65535"."""
-        expected = (
-            self.noun if self.limits is None else f"{self.noun} from {self.limits[0]} to {self.limits[1]}"
-        )
-        return f"{expected} or null" if self.optional else expected
-
-    def from_json(self, value: object) -> object:
-        """Value, decoded from JSON, as this field's kind; raise ValueError saying why not.
-
-        JSON types are strict: true is not an integer, 5432.0 and "5432" are not
-        integers, null is only for optional fields; an integer is a valid float.
-        """
-        if value is None and self.optional:
-            return None
-        if self.kind is Secret and type(value) is Secret:
-            value = value.reveal()
-        if self.kind is float and type(value) is int:
-            try:
-                value = float(value)
-            except OverflowError:
-                raise ValueError(f"expected {self.expected()}, got an integer too large for one") from None
-        if type(value) is not self.json_type:  # type(), not isinstance(): True is an int subclass
-            raise ValueError(f"expected {self.expected()}, got {json_kind(value)}")
-        return self._checked(value)
-
-    def from_text(self, text: str) -> object:
-        """Parse text from the environment as this field's kind; raise ValueError saying why not."""
-        value: object = text
-        if self.kind is int:
-            digits = text[1:] if text[:1] in ("+", "-") else text
-            if not (digits.isascii() and digits.isdigit() and len(digits) <= 4300):
-                raise ValueError(f"expected {self.expected()} (an optional sign and decimal digits)")
-            value = int(text)
-        elif self.kind is float:
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"expected {self.expected()}") from None
-        elif self.kind is bool:
-            value = _BOOLEAN_WORDS.get(text.lower())
-            if value is None:
-                raise ValueError(f"expected {self.expected()} (true/false, 1/0 or yes/no)")
-        return self._checked(value)
-
-    def _checked(self, value: Any) -> object:
-        """Rules every value obeys whatever its source: valid Unicode, finite, within limits."""
-        if isinstance(value, str) and not _is_unicode_text(value):
-            raise ValueError(f"expected {self.expected()}, got text that is not valid Unicode")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"expected {self.expected()}, got a number that is not finite")
-        if self.limits is not None and not self.limits[0] <= value <= self.limits[1]:
-            raise ValueError(f"expected {self.expected()}")
-        return Secret(value) if self.kind is Secret else value
-
-
-#: Marks a parameter declared without a default.
-_REQUIRED = object()
-
-
-def _is_unicode_text(text: str) -> bool:
-    """False for a string holding a lone surrogate, which no UTF-8 encoder accepts."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _parse_annotation(owner: str, name: str, annotation: object) -> tuple[str, bool]:
-    """Read `int`, `Secret`, `str | None` and the like, written as objects or as strings."""
-    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
-    parts = [part.strip().rpartition(".")[2] for part in text.split("|")]
-    kinds = [part for part in parts if part != "None"]
-    if len(kinds) != 1 or kinds[0] not in _KINDS:
-        raise TypeError(
-            f"{owner}.{name}: unsupported annotation {text!r}; "
-            f"use one of {', '.join(_KINDS)}, optionally with '| None'"
-        )
-    return kinds[0], "None" in parts
-
-
 class Parameters:
     """Base class of a task's declared parameters: a typed, immutable record.
 
@@ -360,14 +206,16 @@ class Parameters:
     keyword arguments by the same rules as a JSON source.
     """
 
-    _fields: ClassVar[dict[str, _Field]] = {}
+    _fields: ClassVar[dict[str, Field]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         fields = dict(cls._fields)
         for name, annotation in cls.__annotations__.items():
-            declared = vars(cls).get(name, _REQUIRED)
-            fields[name] = _Field(cls.__qualname__, name, annotation, declared)
+            declared = vars(cls).get(name, REQUIRED)
+            if isinstance(declared, Secret):
+                declared = declared.reveal()
+            fields[name] = Field(cls.__qualname__, name, annotation, declared)
         cls._fields = fields
 
     def __init__(self, **values: object) -> None:
@@ -403,14 +251,18 @@ class Parameters:
                 if field.required:
                     problems.append(f"{name}: missing (expected {field.expected()})")
                 else:
-                    checked[name] = field.default
+                    checked[name] = _wrapped(field, field.default)
                 continue
             value = values[name]
+            if field.kind == "Secret" and isinstance(value, Secret):
+                value = value.reveal()
             try:
                 if read_reference is not None and is_reference(value):
-                    checked[name] = _from_reference(field, read_reference(name, value), value)
+                    checked[name] = _wrapped(
+                        field, _from_reference(field, read_reference(name, value), value)
+                    )
                 else:
-                    checked[name] = field.from_json(value)
+                    checked[name] = _wrapped(field, field.from_json(value))
             except ValueError as exc:
                 problems.append(f"{name}: {exc}")
         known = ", ".join(cls._fields)
@@ -428,7 +280,7 @@ class Parameters:
     def is_secret(cls, name: str) -> bool:
         """Whether the parameter `name` is declared as a Secret."""
         field = cls._fields.get(name)
-        return field is not None and field.kind is Secret
+        return field is not None and field.kind == "Secret"
 
     def masked(self) -> dict[str, object]:
         """Every parameter as a plain dict, with secrets shown as "***"."""
@@ -456,7 +308,12 @@ class Parameters:
         return f"{type(self).__qualname__}({fields})"
 
 
-def _from_reference(field: _Field, text: str, reference: Any) -> object:
+def _wrapped(field: Field, value: object) -> object:
+    """A secret field's string as a Secret, so that it never shows itself."""
+    return Secret(value) if field.kind == "Secret" and isinstance(value, str) else value
+
+
+def _from_reference(field: Field, text: str, reference: Any) -> object:
     try:
         return field.from_text(text)
     except ValueError as exc:
@@ -657,34 +514,32 @@ def _scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
 
     The exceptions keep their types, so a log or an invoker still sees what failed.
     """
-    if not secrets:
-        return
-
-    def scrub(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, MASK)
-        return text
-
     pending: list[BaseException | None] = [error]
     seen: set[int] = set()
-    while pending:
+    while pending and secrets:
         current = pending.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        current.args = tuple(
-            scrub(arg if isinstance(arg, str) else str(arg)) if any(s in str(arg) for s in secrets) else arg
-            for arg in current.args
-        )
-        if isinstance(current, OSError):
+        current.args = tuple(_scrubbed(arg, secrets) for arg in current.args)
+        if isinstance(current, OSError):  # its message is built from these, not from args
             for attribute in ("strerror", "filename", "filename2"):
-                value = getattr(current, attribute)
-                if isinstance(value, str):
-                    setattr(current, attribute, scrub(value))
+                if isinstance(getattr(current, attribute), str):
+                    setattr(current, attribute, _scrubbed(getattr(current, attribute), secrets))
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
-            notes[:] = [scrub(note) if isinstance(note, str) else note for note in notes]
+            notes[:] = [_scrubbed(note, secrets) for note in notes]
         pending += [current.__cause__, current.__context__]
+
+
+def _scrubbed(value: Any, secrets: Sequence[str]) -> Any:
+    """Value, or its text with every secret replaced by *** where it holds one."""
+    text = value if isinstance(value, str) else str(value)
+    if not any(secret in text for secret in secrets):
+        return value
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
 
 
 def runnable(business: type, runtime: type) -> type[Any]:

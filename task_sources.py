@@ -12,7 +12,8 @@ import os
 import re
 import stat
 
-from task import DEFAULT_MAX_BYTES, TASK_CONFIG_MAX_BYTES, ConfigError, SourceError, json_kind, shown
+from task import DEFAULT_MAX_BYTES, TASK_CONFIG_MAX_BYTES, ConfigError, SourceError, shown
+from task_fields import json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
