@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from task import BatchTask, EnvTask, LambdaTask, LocalTask, Parameters, Secret, between
-from task_cli import run_command_line
+from task_lambda import handle_event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,14 +73,16 @@ class EnvWidget(Widget, EnvTask):
     """Widget with its parameters in WIDGET_* environment variables."""
 
 
-def handler(event: object, context: object = None) -> dict[str, object]:
-    """The AWS Lambda entry point, `assignment.handler`."""
-    return LambdaWidget(event, context).run()
+def handler(event: object, context: object = None) -> object:
+    """The AWS Lambda entry point, `assignment.handler`: any trigger, one run per unit of work."""
+    return handle_event(Widget, event, context)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python assignment.py`: run Widget locally, in AWS Batch, or from the environment."""
-    return run_command_line(Widget, argv)
+    """`python assignment.py`: run Widget locally, in AWS Batch, from the environment, or on an event."""
+    from task_cli import run_command_line  # the command line's imports are no Lambda's business
+
+    return run_command_line(Widget, argv, handler=handler)
 
 
 if __name__ == "__main__":

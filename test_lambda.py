@@ -1,4 +1,4 @@
-"""AWS Lambda: parameters from the event, in-process and under the real runtime client."""
+"""AWS Lambda: direct invokes in this process, and every trigger family under the real runtime client."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assignment import LambdaWidget, handler
 from conftest import PROJECT_DIR, SECRET, shipped_result, widget_params
-from lambda_local import FunctionProcess, RuntimeAPI
-from task import ConfigError, FakeLambdaContext
+from task import ConfigError
+from task_testing import FakeLambdaContext, FunctionProcess, Outcome, RuntimeAPI
+from test_triggers import EVENTS_DIR, decoded, shipped, sqs_batch, with_parameters, with_text
 
 EVENT_FIXTURE = PROJECT_DIR / "fixtures" / "lambda_event.json"
 
@@ -31,7 +32,7 @@ def expected_result(**params: object) -> dict[str, object]:
 
 
 # --------------------------------------------------------------------------
-# In this process
+# Direct invokes, in this process
 
 
 @pytest.mark.parametrize(
@@ -51,16 +52,8 @@ def test_an_event_that_is_not_an_object_is_an_error_saying_what_arrived(event: o
     assert SECRET not in str(caught.value)
 
 
-def test_the_handler_leaves_the_event_as_it_was() -> None:
-    event = widget_params(password={"$env": "DB_PASSWORD"})
-    before = json.dumps(event)
-    with pytest.raises(ConfigError):
-        handler(event, FakeLambdaContext())
-    assert json.dumps(event) == before
-
-
 def test_one_invocation_leaves_nothing_behind_for_the_next() -> None:
-    assert handler(widget_params(host="first"), FakeLambdaContext())["host"] == "first"
+    assert handler(widget_params(host="first"), FakeLambdaContext()) == expected_result(host="first")
     with pytest.raises(ConfigError) as caught:
         handler(widget_params(host=None), FakeLambdaContext())
     assert caught.value.problems == ("host: expected a string, got null",)
@@ -73,7 +66,7 @@ def test_task_env_refs_is_read_at_each_invocation(monkeypatch: pytest.MonkeyPatc
     event = widget_params(password={"$env": "DB_PASSWORD"})
     monkeypatch.setenv("DB_PASSWORD", SECRET)
     monkeypatch.setenv("TASK_ENV_REFS", "DB_PASSWORD")
-    assert handler(event, None)["password"] == "***"
+    assert handler(event, None) == expected_result()
     monkeypatch.setenv("TASK_ENV_REFS", "")
     with pytest.raises(ConfigError, match="TASK_ENV_REFS does not list it"):
         handler(event, None)
@@ -84,24 +77,6 @@ def test_the_task_keeps_the_invocations_context_for_the_business_logic() -> None
     assert LambdaWidget({}, context).context is context
 
 
-def test_the_fake_context_has_lambdas_attributes_and_a_fresh_request_id() -> None:
-    first, second = FakeLambdaContext("widget", timeout_ms=3_000), FakeLambdaContext("widget")
-    assert first.aws_request_id != second.aws_request_id
-    assert first.function_name == "widget"
-    assert first.invoked_function_arn.endswith(":function:widget")
-    assert first.memory_limit_in_mb == "128"
-    assert first.log_group_name == "/aws/lambda/widget"
-    assert 2_900 < first.get_remaining_time_in_millis() <= 3_000
-
-
-def test_the_fake_contexts_remaining_time_counts_down_to_zero() -> None:
-    context = FakeLambdaContext(timeout_ms=30)
-    before = context.get_remaining_time_in_millis()
-    time.sleep(0.05)
-    assert before > 0
-    assert context.get_remaining_time_in_millis() == 0
-
-
 # --------------------------------------------------------------------------
 # Under the real AWS Lambda runtime client, as AWS runs the function
 
@@ -109,22 +84,41 @@ needs_runtime_client = pytest.mark.skipif(
     importlib.util.find_spec("awslambdaric") is None, reason="awslambdaric ships Linux wheels only"
 )
 
+#: The function's environment, as deploy/template.yaml sets it: JSON logs at INFO, Python 3.12's
+#: runtime client (which sends responses as UTF-8, not ASCII: a lone surrogate cannot pass).
 FUNCTION_ENVIRONMENT = {
     "DB_PASSWORD": SECRET,
     "TASK_ENV_REFS": "DB_PASSWORD",
     "AWS_ACCESS_KEY_ID": "AKIA-NOT-YOURS",
+    "AWS_LAMBDA_LOG_FORMAT": "JSON",
+    "AWS_LAMBDA_LOG_LEVEL": "INFO",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
 }
+
+
+def start_function(api: RuntimeAPI, **environment: str) -> FunctionProcess:
+    return FunctionProcess(api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT, **environment})
 
 
 @pytest.fixture(scope="module")
 def warm_function() -> Iterator[tuple[RuntimeAPI, FunctionProcess]]:
     """One function process serving every invocation of this module, as a warm container does."""
-    with RuntimeAPI() as api:
-        function = FunctionProcess(api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT})
-        try:
-            yield api, function
-        finally:
-            function.stop()
+    with RuntimeAPI() as api, start_function(api) as function:
+        yield api, function
+
+
+def log_records(function: FunctionProcess, outcome: Outcome) -> list[dict[str, Any]]:
+    """The library's JSON log lines for one invocation, in order."""
+    lines = [json.loads(line) for line in function.output.splitlines() if line.startswith("{")]
+    return [
+        line for line in lines if line.get("logger") == "task" and line["requestId"] == outcome.request_id
+    ]
+
+
+def assert_alive(api: RuntimeAPI, function: FunctionProcess) -> None:
+    """The same process answers the next event."""
+    assert api.invoke(json.loads(EVENT_FIXTURE.read_text())).payload == shipped_result("lambda")
+    assert function.process.poll() is None, "the function process died"
 
 
 @needs_runtime_client
@@ -144,7 +138,7 @@ INVOCATIONS = [
         "error",
         (
             "ConfigError",
-            "Lambda event: 2 problems: port: expected an integer, got a string; "
+            "Lambda event: 2 problems: port: expected an integer from 1 to 65535, got a string; "
             "user: expected a string, got null",
         ),
     ),
@@ -175,7 +169,7 @@ INVOCATIONS = [
 
 
 @needs_runtime_client
-def test_a_warm_function_answers_many_invocations_good_and_bad_in_a_row(
+def test_a_warm_function_answers_many_direct_invocations_good_and_bad_in_a_row(
     warm_function: tuple[RuntimeAPI, FunctionProcess],
 ) -> None:
     api, function = warm_function
@@ -192,20 +186,207 @@ def test_a_warm_function_answers_many_invocations_good_and_bad_in_a_row(
     assert function.process.poll() is None, "the function process died"
 
 
+GOOD = json.dumps(widget_params())
+BAD = json.dumps(widget_params(port=0))
+
+
+def failed(*message_ids: str) -> dict[str, object]:
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in message_ids]}
+
+
 @needs_runtime_client
-def test_the_functions_logs_never_show_the_secret() -> None:
+@pytest.mark.parametrize(
+    ("bodies", "fifo", "answer"),
+    [
+        pytest.param([GOOD, GOOD], False, failed(), id="good"),
+        pytest.param([BAD, "not JSON", "[]"], False, failed("m1", "m2", "m3"), id="bad"),
+        pytest.param([GOOD, BAD, GOOD, "{}"], False, failed("m2", "m4"), id="mixed"),
+        pytest.param([GOOD, GOOD], True, failed(), id="fifo-good"),
+        pytest.param([GOOD, BAD, GOOD], True, failed("m2", "m3"), id="fifo-mixed"),
+    ],
+)
+def test_an_sqs_batch_gets_back_the_records_that_failed(
+    warm_function: tuple[RuntimeAPI, FunctionProcess], bodies: list[str], fifo: bool, answer: object
+) -> None:
+    api, _ = warm_function
+    outcome = api.invoke(sqs_batch(*bodies, fifo=fifo))
+    assert (outcome.kind, outcome.payload) == ("response", answer)
+
+
+def http_body(text: str) -> dict[str, Any]:
+    """The shipped HTTP API request, with this body."""
+    return with_text("http_api", text)
+
+
+def http_parameters(**changes: object) -> dict[str, Any]:
+    """The shipped HTTP API request, with Widget's test parameters and these changes in its body."""
+    return with_parameters("http_api", widget_params(**changes))
+
+
+@needs_runtime_client
+@pytest.mark.parametrize(
+    ("event", "status", "body"),
+    [
+        pytest.param(http_parameters(), 200, expected_result(), id="good"),
+        pytest.param(shipped("function_url"), 200, shipped_result("lambda"), id="base64"),
+        pytest.param(
+            http_parameters(password={"$env": "DB_PASSWORD"}),
+            200,
+            expected_result(),
+            id="listed-secret-reference",
+        ),
+        pytest.param(
+            http_body("widget please"),
+            400,
+            "HTTP request: not valid JSON: Expecting value at line 1, column 1",
+            id="not-JSON",
+        ),
+        pytest.param(
+            http_body("[]"),
+            400,
+            "HTTP request: expected a JSON object of parameters, got an array",
+            id="array",
+        ),
+        pytest.param(
+            {**shipped("http_api"), "body": None},
+            400,
+            "HTTP request: no body (expected a JSON object of parameters)",
+            id="missing",
+        ),
+        pytest.param(
+            http_body('{"host": "a", "host": "b"}'),
+            400,
+            "HTTP request: the key 'host' appears more than once in one object",
+            id="duplicate-key",
+        ),
+        pytest.param(
+            {**shipped("http_api"), "isBase64Encoded": True, "body": "not base64!"},
+            400,
+            "HTTP request: body is not valid base64 (Only base64 data is allowed)",
+            id="bad-base64",
+        ),
+        pytest.param(
+            http_parameters(password={"$env": "AWS_ACCESS_KEY_ID"}),
+            400,
+            "HTTP request: password: $env AWS_ACCESS_KEY_ID is not allowed: TASK_ENV_REFS does not list it",
+            id="unlisted-reference",
+        ),
+        pytest.param(
+            http_parameters(host={"$env": "DB_PASSWORD"}),
+            400,
+            "HTTP request: host: $env references are allowed only for secret parameters in the event",
+            id="reference-in-a-plain-field",
+        ),
+    ],
+)
+def test_an_http_api_request_gets_its_answer(
+    warm_function: tuple[RuntimeAPI, FunctionProcess], event: dict[str, Any], status: int, body: object
+) -> None:
+    api, _ = warm_function
+    outcome = api.invoke(event)
+    assert outcome.kind == "response"
+    answer = decoded(outcome.payload)
+    assert (answer["statusCode"], answer["headers"], answer["isBase64Encoded"]) == (
+        status,
+        {"Content-Type": "application/json"},
+        False,
+    )
+    expected = body if status == 200 else {"errorType": "ConfigError", "errorMessage": body}
+    assert answer["body"] == expected
+    assert SECRET not in json.dumps(outcome.payload)
+
+
+LONE_SURROGATE = {"\udc80": "x"}
+
+
+@needs_runtime_client
+@pytest.mark.parametrize(
+    ("event", "answered"),
+    [
+        pytest.param(
+            widget_params(**LONE_SURROGATE),
+            lambda outcome: outcome.kind == "error" and outcome.payload["errorType"] == "ConfigError",
+            id="direct",
+        ),
+        pytest.param(
+            http_parameters(**LONE_SURROGATE),
+            lambda outcome: outcome.payload["statusCode"] == 400,
+            id="http-api",
+        ),
+        pytest.param(
+            sqs_batch(json.dumps(widget_params(**LONE_SURROGATE)), GOOD),
+            lambda outcome: outcome.payload == failed("m1"),
+            id="sqs",
+        ),
+    ],
+)
+def test_a_lone_surrogate_key_gets_an_ordinary_answer_and_the_function_goes_on(
+    warm_function: tuple[RuntimeAPI, FunctionProcess], event: dict[str, Any], answered: Any
+) -> None:
+    api, function = warm_function
+    outcome = api.invoke(event)
+    assert answered(outcome), outcome.payload
+    assert "\\udc80: unknown parameter" in json.dumps(outcome.payload) + function.output
+    assert_alive(api, function)
+
+
+@needs_runtime_client
+def test_with_json_logs_each_unit_is_one_json_line_with_the_fields_to_search_by(
+    warm_function: tuple[RuntimeAPI, FunctionProcess],
+) -> None:
+    api, function = warm_function
+    outcome = api.invoke(shipped("sqs_mixed"))
+    records = log_records(function, outcome)
+    assert [(record["level"], record["outcome"]) for record in records] == [
+        ("INFO", "ok"),
+        ("ERROR", "config_error"),
+        ("ERROR", "config_error"),
+        ("ERROR", "config_error"),
+        ("INFO", "ok"),
+    ]
+    assert {(record["request_id"], record["trigger"], record["task"]) for record in records} == {
+        (outcome.request_id, "sqs", "widget")
+    }
+    assert [record["message_id"] for record in records] == [
+        record["messageId"] for record in shipped("sqs_mixed")["Records"]
+    ]
+    assert records[2]["message"] == (
+        "widget: configuration error: SQS message 5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9: "
+        "port: expected an integer from 1 to 65535, got a string"
+    )
+
+
+@needs_runtime_client
+def test_with_text_logs_and_no_level_only_the_errors_are_kept() -> None:
     with RuntimeAPI() as api:
-        with FunctionProcess(api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT}) as function:
-            for event, _, _ in INVOCATIONS:
-                api.invoke(event)
-        assert "[ERROR] ConfigError: Lambda event" in function.output
-        assert SECRET not in function.output
+        with start_function(api, AWS_LAMBDA_LOG_FORMAT="Text", AWS_LAMBDA_LOG_LEVEL="") as function:
+            api.invoke(shipped("sqs_mixed"))
+        assert function.output.count("[ERROR]") == 3
+        assert "widget: done" not in function.output
 
 
-def run_lambda_local(*events: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python lambda_local.py EVENTS` in a fresh process, with only PATH and `env` set."""
+@needs_runtime_client
+@pytest.mark.parametrize("log_format", ["JSON", "Text"])
+def test_the_functions_answers_and_logs_never_show_the_secret(log_format: str) -> None:
+    secret_events = [
+        *(event for event, _, _ in INVOCATIONS),
+        http_parameters(port=0),
+        http_parameters(host={"$env": "DB_PASSWORD"}),
+        sqs_batch(
+            json.dumps(widget_params(port=0)), json.dumps(widget_params(password={"$env": "DB_PASSWORD"}))
+        ),
+    ]
+    with RuntimeAPI() as api:
+        with start_function(api, AWS_LAMBDA_LOG_FORMAT=log_format) as function:
+            answers = [api.invoke(event).payload for event in secret_events]
+        assert "configuration error" in function.output
+        assert SECRET not in json.dumps(answers) + function.output
+
+
+def run_task_testing(*events: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m task_testing assignment.handler EVENTS` (what `make lambda` runs) in a fresh process."""
     return subprocess.run(
-        [sys.executable, "lambda_local.py", *map(str, events)],
+        [sys.executable, "-m", "task_testing", "assignment.handler", *events],
         cwd=PROJECT_DIR,
         env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
@@ -216,21 +397,21 @@ def run_lambda_local(*events: Path, env: dict[str, str]) -> subprocess.Completed
 
 
 @needs_runtime_client
-def test_lambda_local_invokes_the_shipped_event_from_the_command_line() -> None:
-    completed = run_lambda_local(
-        EVENT_FIXTURE, PROJECT_DIR / "fixtures" / "widget.json", env=FUNCTION_ENVIRONMENT
-    )
+def test_every_shipped_event_gets_the_same_answer_from_the_command_line_as_in_this_process() -> None:
+    paths = sorted(EVENTS_DIR.glob("*.json"))
+    completed = run_task_testing(*(str(path.relative_to(PROJECT_DIR)) for path in paths), env={})
     assert completed.returncode == 0, completed.stderr
-    lines = [json.loads(line) for line in completed.stdout.splitlines()]
-    assert lines == [{"response": shipped_result("lambda")}] * 2
-    assert SECRET not in completed.stdout + completed.stderr
+    in_process = [handler(json.loads(path.read_text()), FakeLambdaContext()) for path in paths]
+    assert [json.loads(line) for line in completed.stdout.splitlines()] == [
+        {"response": answer} for answer in in_process
+    ]
 
 
 @needs_runtime_client
-def test_lambda_local_exits_1_when_an_invocation_fails(tmp_path: Path) -> None:
+def test_the_command_line_exits_1_when_an_invocation_fails(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps(widget_params(password={"$env": "DB_PASSWORD"})))
-    completed = run_lambda_local(EVENT_FIXTURE, event, env={})  # no TASK_ENV_REFS: the reference is refused
+    completed = run_task_testing(str(EVENT_FIXTURE), str(event), env={})  # no TASK_ENV_REFS: refused
     assert completed.returncode == 1
     answered, refused = (json.loads(line) for line in completed.stdout.splitlines())
     assert answered == {"response": shipped_result("lambda")}
