@@ -58,9 +58,7 @@ def widget_params(**changes: object) -> dict[str, object]:
 def write_tinydb(path: Path, documents: list[dict[str, object]], table: str | None = None) -> Path:
     """Write documents with TinyDB itself, so the file has TinyDB's real format."""
     with TinyDB(path) as db:
-        target = db.table(table) if table else db
-        for document in documents:
-            target.insert(document)
+        (db.table(table) if table else db).insert_multiple(documents)
     return path
 
 

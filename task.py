@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from typing import Any, ClassVar, NoReturn, Protocol
 
     from task_check import CheckReport
+    from task_cli import run_command_line
+    from task_testing import FakeLambdaContext
 
     class LambdaUnit(Protocol):
         """One unit of work that the trigger layer (task_lambda) found in an event."""
@@ -46,11 +48,13 @@ __all__ = [
     "TASK_CONFIG_MAX_BYTES",
     "TASK_CONFIG_TABLE",
     "TASK_ENV_REFS",
+    "TASK_LOG_FORMAT",
+    "TASK_LOG_LEVEL",
     "BatchTask",
     "CheckReport",
     "ConfigError",
     "EnvTask",
-    "FakeLambdaContext",  # noqa: F822 (imported on first use: see __getattr__ below)
+    "FakeLambdaContext",
     "LambdaTask",
     "LocalTask",
     "Parameters",
@@ -59,7 +63,7 @@ __all__ = [
     "TaskError",
     "between",
     "json_kind",
-    "run_command_line",  # noqa: F822 (imported on first use: see __getattr__ below)
+    "run_command_line",
     "runnable",
     "shown",
 ]
@@ -74,6 +78,8 @@ TASK_ENV_REFS = "TASK_ENV_REFS"
 AWS_BATCH_JOB_ID = "AWS_BATCH_JOB_ID"
 AWS_BATCH_JOB_ARRAY_INDEX = "AWS_BATCH_JOB_ARRAY_INDEX"
 AWS_BATCH_JOB_ATTEMPT = "AWS_BATCH_JOB_ATTEMPT"
+TASK_LOG_FORMAT = "TASK_LOG_FORMAT"
+TASK_LOG_LEVEL = "TASK_LOG_LEVEL"
 
 #: How a secret is shown wherever a person or a log could see it.
 MASK = "***"
@@ -147,7 +153,7 @@ def shown(text: object, *, limit: int = 60) -> str:
     return text + "..." if cut else text
 
 
-def _explain(exc: OSError | ValueError) -> str:
+def explain_read_error(exc: OSError | ValueError) -> str:
     """Say what went wrong reading a source, without quoting any of its content."""
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
@@ -431,7 +437,7 @@ class Task(ABC):
         try:
             return self.load_config()
         except (OSError, ValueError) as exc:  # the one boundary for foreign errors
-            raise ConfigError(self.describe_source(), [_explain(exc)]) from exc
+            raise ConfigError(self.describe_source(), [explain_read_error(exc)]) from exc
         except RecursionError as exc:
             raise ConfigError(self.describe_source(), ["nested too deeply to read"]) from exc
 
@@ -638,13 +644,13 @@ class BatchTask(Task):
             expected = f"an index from 0 to {MAX_ARRAY_INDEX}"
             raise ConfigError(
                 self.describe_source(),
-                [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be {expected}, got {shown(text)!r}"],
+                [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be {expected}, got '{shown(text)}'"],
             )
         return int(text)
 
     def describe_source(self) -> str:
         path, table, key = self._location()
-        described = f"TinyDB file {path}, table {shown(table)!r}, key {shown(key)!r}"
+        described = f"TinyDB file {path}, table '{shown(table)}', key '{shown(key)}'"
         index = self.environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
         return described if index is None else f"{described}, array index {shown(index)}"
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from task import MAX_ARRAY_INDEX, ConfigError, explain_read_error, json_kind, shown
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
-__all__ = ["CheckReport"]
+    from task import BatchTask
+
+    #: One checked document: its id, its array index (None without one, "invalid"
+    #: when it is no index) and its problems.
+    DocumentCheck = tuple[str, int | str | None, tuple[str, ...]]
+
+__all__ = ["ArrayCheckReport", "CheckReport", "check_every_document"]
+
+#: How many ranges of indices a line lists before it says how many more there are.
+LISTED_RANGES = 20
 
 
 class CheckReport:
@@ -30,18 +41,18 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the task would run with these parameters."""
         return not self.problems
 
     def render(self, runtime_reason: str | None = None) -> str:
         """The report for a person; runtime_reason says why this runtime was chosen."""
-        runtime = self.runtime if runtime_reason is None else f"{self.runtime}, because {runtime_reason}"
-        lines = [f"Runtime: {runtime}", f"Source: {self.source}"]
+        lines = _heading(self.runtime, self.source, runtime_reason)
         if self.ok:
             name_width = max((len(name) for name, _, _ in self.parameters), default=0)
-            value_width = max((len(shown) for _, shown, _ in self.parameters), default=0)
+            value_width = max((len(value) for _, value, _ in self.parameters), default=0)
             lines.append(f"Parameters ({len(self.parameters)}):")
-            for name, shown, origin in self.parameters:
-                lines.append(f"  {name:<{name_width}}  {shown:<{value_width}}  {origin}")
+            for name, value, origin in self.parameters:
+                lines.append(f"  {name:<{name_width}}  {value:<{value_width}}  {origin}")
             lines.append("Valid: the task would run with these parameters.")
         else:
             lines.append(f"Problems ({len(self.problems)}):")
@@ -51,3 +62,189 @@ class CheckReport:
 
     def __str__(self) -> str:
         return self.render()
+
+
+class ArrayCheckReport:
+    """What --check --all shows: every document of a key, and whether an array job finds each index once."""
+
+    __slots__ = (
+        "documents",
+        "invalid",
+        "missing",
+        "repeated",
+        "runtime",
+        "size",
+        "source",
+        "unindexed",
+        "unread",
+    )
+
+    def __init__(
+        self,
+        runtime: str,
+        source: str,
+        checks: Sequence[DocumentCheck] = (),
+        *,
+        unread: Sequence[str] = (),
+    ) -> None:
+        self.runtime = runtime
+        self.source = source
+        #: Why the documents could not be read at all (then nothing else is known).
+        self.unread = tuple(unread)
+        #: How many documents the key has.
+        self.documents = len(checks)
+        #: The invalid documents, in file order: (doc id, array index, problems).
+        self.invalid = tuple(check for check in checks if check[2])
+        counts: dict[int, int] = {}
+        for _, index, _ in checks:
+            if isinstance(index, int) and index <= MAX_ARRAY_INDEX:
+                counts[index] = counts.get(index, 0) + 1
+        #: How many documents have no array_index (what a job that is no array job reads).
+        self.unindexed = sum(1 for _, index, _ in checks if index is None)
+        #: The array size the documents serve: the highest array_index plus one.
+        self.size = max(counts, default=-1) + 1
+        #: The indices from 0 to size - 1 that no document has.
+        self.missing = tuple(index for index in range(self.size) if index not in counts)
+        #: The indices that more than one document has.
+        self.repeated = tuple(sorted(index for index, count in counts.items() if count > 1))
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every problem, one line each: what makes the key unfit for its jobs."""
+        if self.unread:
+            return self.unread
+        problems = [
+            f"{_label(doc_id, index)}: {problem}"
+            for doc_id, index, found in self.invalid
+            for problem in found
+        ]
+        if not self.documents:
+            problems.append("no document has this key")
+        if self.missing:
+            problems.append(f"array indices no document has: {_ranges(self.missing)}")
+        if self.repeated:
+            problems.append(f"array indices more than one document has: {_ranges(self.repeated)}")
+        if self.unindexed > 1:
+            problems.append(
+                f"{self.unindexed} documents without array_index; a job that is no array job needs one"
+            )
+        return tuple(problems)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every document is valid and an array job of `size` finds each index exactly once."""
+        return not self.problems
+
+    def render(self, runtime_reason: str | None = None) -> str:
+        """The report for a person, short whatever the number of documents: ranges, and lists capped."""
+        lines = _heading(self.runtime, self.source, runtime_reason)
+        if self.unread:
+            lines.append(f"Problems ({len(self.unread)}):")
+            lines.extend(f"  - {problem}" for problem in self.unread)
+            lines.append("Invalid: the documents could not be read; nothing was run.")
+            return "\n".join(lines)
+        if self.invalid:
+            lines.append(f"Invalid documents ({len(self.invalid):,}):")
+            for labels, problems in _grouped(self.invalid):
+                lines.append(f"  {labels}:")
+                lines.extend(f"    - {problem}" for problem in problems)
+        valid = self.documents - len(self.invalid)
+        lines.append(
+            f"Documents: {valid:,} of {self.documents:,} valid; {self.unindexed:,} without array_index"
+        )
+        if self.size:
+            lines.append(f"Array size: {self.size:,} (the highest array_index plus one)")
+            lines.append(f"Missing indices ({len(self.missing):,}): {_ranges(self.missing) or 'none'}")
+            lines.append(
+                f"Indices in several documents ({len(self.repeated):,}): {_ranges(self.repeated) or 'none'}"
+            )
+        else:
+            lines.append("Array size: 0 (no document has an array_index)")
+        if self.ok:
+            lines.append(
+                "Valid: every document would run, and an array job of this size finds each index once."
+            )
+        else:
+            lines.append("Invalid: fix every problem above; nothing was run.")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def check_every_document(task: BatchTask) -> ArrayCheckReport:
+    """Check every document of the task's key as its own job would: one parse of the file, one pass.
+
+    The one without array_index and every array child, whatever the task's own
+    array index; the source is named as the task describes it.
+    """
+    from task_sources import array_index_of, params_of
+
+    try:
+        source = task.describe_source()
+        documents = task.documents()
+    except ConfigError as error:
+        return ArrayCheckReport(task.runtime, error.source, unread=error.problems)
+    except (OSError, ValueError) as exc:  # the boundary Task.run() has for foreign errors
+        return ArrayCheckReport(task.runtime, source, unread=[explain_read_error(exc)])
+    checks: list[DocumentCheck] = []
+    for doc_id, document in documents.items():
+        index = array_index_of(document)
+        problems: list[str] = []
+        if index == "invalid" or (isinstance(index, int) and index > MAX_ARRAY_INDEX):
+            value = document["array_index"]
+            got = value if type(value) is int else json_kind(value)
+            problems.append(f"array_index: expected an integer from 0 to {MAX_ARRAY_INDEX}, got {got}")
+        try:
+            task.validate(params_of(document))
+        except ValueError as exc:
+            problems.append(explain_read_error(exc))
+        except ConfigError as error:
+            problems.extend(error.problems)
+        checks.append((doc_id, index, tuple(problems)))
+    return ArrayCheckReport(task.runtime, source, checks)
+
+
+def _heading(runtime: str, source: str, runtime_reason: str | None) -> list[str]:
+    """The first lines of every report; the source is escaped, as it may hold any text."""
+    runtime = runtime if runtime_reason is None else f"{runtime}, because {runtime_reason}"
+    return [f"Runtime: {runtime}", f"Source: {shown(source, limit=len(source))}"]
+
+
+def _label(doc_id: str, index: int | str | None) -> str:
+    """How a report names a document: by its array index, else by its id."""
+    if index is None:
+        return "no array_index"
+    if isinstance(index, int):
+        return f"array_index {index}"
+    return f"document {shown(doc_id)}"
+
+
+def _grouped(invalid: Iterable[DocumentCheck]) -> list[tuple[str, tuple[str, ...]]]:
+    """Documents with the same problems, named together: "array_index 0-9999" rather than 10,000 times."""
+    groups: dict[tuple[str, ...], list[tuple[str, int | str | None]]] = {}
+    for doc_id, index, problems in invalid:
+        groups.setdefault(problems, []).append((doc_id, index))
+    named = []
+    for problems, documents in groups.items():
+        indices = sorted(index for _, index in documents if isinstance(index, int))
+        labels = [_label(doc_id, index) for doc_id, index in documents if index is None]
+        if indices:
+            labels.append(f"array_index {_ranges(indices)}")
+        labels += [_label(doc_id, index) for doc_id, index in documents if isinstance(index, str)]
+        count = f" ({len(documents):,} documents)" if len(documents) > 1 else ""
+        named.append((", ".join(labels) + count, problems))
+    return named
+
+
+def _ranges(indices: Sequence[int]) -> str:
+    """Sorted indices as ranges, "0-4, 7, 9-12", the first LISTED_RANGES of them, then how many more."""
+    ranges: list[tuple[int, int]] = []
+    for index in indices:
+        if ranges and index <= ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], max(index, ranges[-1][1]))
+        else:
+            ranges.append((index, index))
+    listed = ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges[:LISTED_RANGES])
+    rest = sum(high - low + 1 for low, high in ranges[LISTED_RANGES:])
+    return f"{listed} and {rest:,} more" if rest else listed

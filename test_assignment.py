@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,13 @@ from conftest import (
     JSON_RUNTIMES,
     PROJECT_DIR,
     SECRET,
-    Failing,
     build_widget,
     run_assignment,
     shipped_result,
     widget_params,
 )
-from task import ConfigError, FakeLambdaContext, run_command_line
+from task import ConfigError
+from task_testing import FakeLambdaContext
 
 FIXTURE = PROJECT_DIR / "fixtures" / "widget.json"
 
@@ -110,7 +109,7 @@ def test_a_file_with_parameter_problems_names_the_file_and_each_parameter(tmp_pa
         LocalWidget(path).run()
     assert caught.value.source == f"JSON file {path}"
     assert caught.value.problems == (
-        "port: expected an integer, got a boolean",
+        "port: expected an integer from 1 to 65535, got a boolean",
         "user: expected a string, got null",
         "pasword: unknown parameter (known: host, port, database, user, password)",
     )
@@ -168,38 +167,19 @@ def test_main_reports_a_configuration_error_on_stderr_and_exits_2(
     assert SECRET not in captured.err
 
 
-def test_a_failure_in_the_business_logic_exits_1_with_the_traceback_in_the_log(
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+def test_main_runs_a_lambda_event_through_assignment_handler(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO)
-    assert run_command_line(Failing, ["--config", str(FIXTURE)], environ={}) == 1
-    assert capsys.readouterr().out == ""
-    assert "the database refused the connection" in caplog.text
-    assert "Traceback" in caplog.text
+    calls = []
 
+    def recording_handler(event: object, context: object) -> object:
+        calls.append(event)
+        return handler(event, context)
 
-@pytest.mark.parametrize(
-    ("argv", "environ", "complaint"),
-    [
-        (["--db", "tasks.json"], {}, "--db is for the batch runtime"),
-        (["--runtime", "local", "--prefix", "W_"], {}, "--prefix is for the env runtime"),
-        (["--config", "w.json"], {"AWS_BATCH_JOB_ID": "job-1"}, "--config is for the local runtime"),
-        (["--runtime", "lambda"], {}, "invalid choice: 'lambda'"),
-        (["--bogus"], {}, "unrecognized arguments: --bogus"),
-    ],
-)
-def test_a_usage_error_exits_2_and_says_what_is_wrong(
-    argv: list[str], environ: dict[str, str], complaint: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run_command_line(Widget, argv, environ=environ) == 2
-    captured = capsys.readouterr()
-    assert complaint in captured.err
-    assert captured.out == ""
-
-
-def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
-    assert "--runtime {local,batch,env}" in capsys.readouterr().out
+    monkeypatch.setattr("assignment.handler", recording_handler)
+    assert main(["--event", str(FIXTURE)]) == 0
+    assert calls == [json.loads(FIXTURE.read_text())]
+    assert json.loads(capsys.readouterr().out) == shipped_result("lambda")
 
 
 # --------------------------------------------------------------------------
@@ -210,8 +190,8 @@ def test_python_assignment_py_runs_widget_locally() -> None:
     completed = run_assignment("--config", "fixtures/widget.json")
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == EXPECTED_FROM_FIXTURE
-    assert "widget: done; local runtime because --runtime was not given" in completed.stderr
-    assert "source: JSON file fixtures/widget.json" in completed.stderr
+    assert "INFO task: widget: done (runtime=local" in completed.stderr
+    assert "source=JSON file fixtures/widget.json" in completed.stderr
     assert "correct-horse-battery-staple" not in completed.stdout + completed.stderr
 
 
@@ -219,7 +199,8 @@ def test_python_assignment_py_without_a_config_names_task_config_file() -> None:
     completed = run_assignment()
     assert completed.returncode == 2
     assert completed.stdout == ""
-    assert completed.stderr.strip() == (
-        "assignment.py: configuration error: local runtime: no JSON file given: "
+    (line,) = completed.stderr.splitlines()
+    assert (
+        "ERROR task: widget: configuration error: local runtime: no JSON file given: "
         "pass config_path (--config) or set TASK_CONFIG_FILE"
-    )
+    ) in line

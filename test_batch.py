@@ -123,15 +123,15 @@ def test_only_a_json_integer_is_an_array_index(tmp_path: Path, index: object) ->
 
 @pytest.mark.parametrize("index", ["", "one", "1.0", " 1"])
 def test_an_index_that_is_not_an_integer_is_an_error(db: Path, index: str) -> None:
-    with pytest.raises(ConfigError, match=f"AWS_BATCH_JOB_ARRAY_INDEX must be an index from 0 to 9999, got {index!r}"):
+    expected = f"AWS_BATCH_JOB_ARRAY_INDEX must be an index from 0 to 9999, got {index!r}"
+    with pytest.raises(ConfigError, match=expected):
         BatchWidget(db, environ={"AWS_BATCH_JOB_ARRAY_INDEX": index}).run()
 
 
 def test_two_documents_for_the_same_key_are_an_error_naming_both(tmp_path: Path) -> None:
     path = write_tinydb(tmp_path / "tasks.json", [document(), {"task": "gadget"}, document(host="other")])
-    with pytest.raises(
-        ConfigError, match=r"2 documents with key 'widget' and no array_index \(ids 1, 3\); expected exactly one"
-    ):
+    two = r"2 documents with key 'widget' and no array_index \(ids 1, 3\); expected exactly one"
+    with pytest.raises(ConfigError, match=two):
         BatchWidget(path).run()
 
 
@@ -169,7 +169,8 @@ def test_a_document_with_bad_parameters_names_the_file_key_and_parameters(tmp_pa
         BatchWidget(path).run()
     assert str(caught.value) == (
         f"TinyDB file {path}, table '_default', key 'widget': 2 problems: "
-        "port: expected an integer from 1 to 65535, got a string; password: expected a string (secret), got null"
+        "port: expected an integer from 1 to 65535, got a string; "
+        "password: expected a string (secret), got null"
     )
 
 
@@ -280,10 +281,11 @@ def test_a_configuration_error_in_a_batch_job_exits_2_with_one_line_and_no_chang
     completed = run_assignment(env=environment)
     assert completed.returncode == 2
     assert completed.stdout == ""
-    assert completed.stderr.splitlines() == [
-        f"assignment.py: configuration error: TinyDB file {db}, table '_default', key 'widget', "
+    (line,) = completed.stderr.splitlines()
+    assert json.loads(line)["message"] == (
+        f"widget: configuration error: TinyDB file {db}, table '_default', key 'widget', "
         "array index 5: no document with key 'widget' and array_index 5"
-    ]
+    )
     assert fingerprint(db) == before
 
 
@@ -298,7 +300,8 @@ def test_a_missing_file_in_a_batch_job_exits_2_and_creates_nothing(tmp_path: Pat
 WAITING_TASK = """
 import pathlib, sys, time
 sys.path.insert(0, {project!r})
-from task import Parameters, run_command_line
+from task import Parameters
+from task_cli import run_command_line
 
 class WaiterParams(Parameters):
     marker: str
@@ -350,5 +353,5 @@ def test_sigterm_interrupts_the_task_runs_its_cleanup_and_exits_143(tmp_path: Pa
     assert process.returncode == 143
     assert marker.read_text() == "started, cleaned up"
     assert out == ""
-    assert "waiter: stopped by SIGTERM" in err
+    assert "waiter: failed: stopped by SIGTERM" in err
     assert stopped_after < 5

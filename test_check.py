@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assignment import LambdaWidget, LocalWidget, Widget
+from assignment import BatchWidget, LambdaWidget, LocalWidget, Widget
 from conftest import DROP, PROJECT_DIR, SECRET, Failing, run_assignment, widget_params, write_tinydb
-from task import run_command_line
+from task_check import ArrayCheckReport, check_every_document
+from task_cli import run_command_line
 
 WIDGET_JSON = PROJECT_DIR / "fixtures" / "widget.json"
 TASKS_JSON = PROJECT_DIR / "fixtures" / "tasks.json"
@@ -63,7 +64,7 @@ def test_an_invalid_configuration_reports_every_problem(tmp_path: Path) -> None:
             f"Source: JSON file {path}",
             "Problems (3):",
             "  - host: expected a string, got an integer",
-            "  - port: expected an integer, got a string",
+            "  - port: expected an integer from 1 to 65535, got a string",
             "  - colour: unknown parameter (known: host, port, database, user, password)",
             "Invalid: fix every problem above; nothing was run.",
         ]
@@ -149,13 +150,149 @@ def test_python_assignment_py_check_exits_2_listing_every_problem(tmp_path: Path
     assert completed.stdout.splitlines()[2:] == [
         "Problems (6):",
         "  - host: missing (expected a string)",
-        "  - port: expected an integer, got a number with a fraction or exponent",
+        "  - port: expected an integer from 1 to 65535, got a number with a fraction or exponent",
         "  - database: missing (expected a string)",
         "  - user: missing (expected a string)",
         "  - password: missing (expected a string (secret))",
         "  - hots: unknown parameter (known: host, port, database, user, password)",
         "Invalid: fix every problem above; nothing was run.",
     ]
-    assert "configuration error" in completed.stderr
+    (logged,) = [json.loads(line) for line in completed.stderr.splitlines()]
+    assert logged["level"] == "ERROR"
+    assert "configuration error" in logged["message"]
     assert "Traceback" not in completed.stderr
     assert db.read_bytes() == before
+
+
+def test_a_valid_reports_source_is_shown_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "new\nline.json"
+    path.write_text(json.dumps(widget_params()))
+    report = LocalWidget(path).check()
+    assert report.ok
+    assert f"Source: JSON file {tmp_path}/new\\nline.json\n" in report.render()
+
+
+# --------------------------------------------------------------------------
+# Every document of a key at once: what --check --all prints
+
+
+def child(index: object, **changes: object) -> dict[str, object]:
+    """An array child's document for Widget."""
+    return {"task": "widget", "array_index": index, "params": widget_params(**changes)}
+
+
+def test_every_document_of_the_shipped_fixture_is_valid() -> None:
+    report = check_every_document(BatchWidget(TASKS_JSON, environ={"DB_PASSWORD": SECRET}))
+    assert report.ok
+    assert (report.documents, report.unindexed, report.size) == (4, 1, 3)
+    assert str(report) == "\n".join(
+        [
+            "Runtime: batch",
+            f"Source: TinyDB file {TASKS_JSON}, table '_default', key 'widget'",
+            "Documents: 4 of 4 valid; 1 without array_index",
+            "Array size: 3 (the highest array_index plus one)",
+            "Missing indices (0): none",
+            "Indices in several documents (0): none",
+            "Valid: every document would run, and an array job of this size finds each index once.",
+        ]
+    )
+
+
+def test_every_invalid_document_is_named_by_its_array_index_with_every_problem(tmp_path: Path) -> None:
+    documents: list[dict[str, object]] = [
+        {"task": "widget", "params": widget_params(port=0)},
+        child(0),
+        child(1, host=None, colour="red"),
+        child(2),
+        {"task": "widget", "array_index": 3},
+    ]
+    report = check_every_document(BatchWidget(write_tinydb(tmp_path / "tasks.json", documents)))
+    assert not report.ok
+    assert report.problems == (
+        "no array_index: port: expected an integer from 1 to 65535",
+        "array_index 1: host: expected a string, got null",
+        "array_index 1: colour: unknown parameter (known: host, port, database, user, password)",
+        'array_index 3: the document has no "params"',
+    )
+    assert report.render().splitlines()[2:7] == [
+        "Invalid documents (3):",
+        "  no array_index:",
+        "    - port: expected an integer from 1 to 65535",
+        "  array_index 1:",
+        "    - host: expected a string, got null",
+    ]
+    assert SECRET not in report.render()
+
+
+def test_an_array_index_that_is_no_index_is_named_by_document_id(tmp_path: Path) -> None:
+    documents = [child(0), child("1"), child(-1), child(True), child(10_000)]
+    report = check_every_document(BatchWidget(write_tinydb(tmp_path / "tasks.json", documents)))
+    assert report.problems == (
+        "document 2: array_index: expected an integer from 0 to 9999, got a string",
+        "document 3: array_index: expected an integer from 0 to 9999, got -1",
+        "document 4: array_index: expected an integer from 0 to 9999, got a boolean",
+        "array_index 10000: array_index: expected an integer from 0 to 9999, got 10000",
+    )
+    assert report.size == 1  # no invalid index counts towards the array
+
+
+def test_indices_missing_or_in_several_documents_are_problems(tmp_path: Path) -> None:
+    documents = [child(0), child(0), child(3), child(5), child(5), child(5)]
+    report = check_every_document(BatchWidget(write_tinydb(tmp_path / "tasks.json", documents)))
+    assert (report.size, report.missing, report.repeated, report.invalid) == (6, (1, 2, 4), (0, 5), ())
+    assert report.problems == (
+        "array indices no document has: 1-2, 4",
+        "array indices more than one document has: 0, 5",
+    )
+
+
+def test_several_documents_without_array_index_are_a_problem(tmp_path: Path) -> None:
+    documents: list[dict[str, object]] = [{"task": "widget", "params": widget_params()}] * 2
+    report = check_every_document(BatchWidget(write_tinydb(tmp_path / "tasks.json", documents)))
+    assert report.problems == ("2 documents without array_index; a job that is no array job needs one",)
+
+
+def test_a_key_without_documents_is_a_problem(tmp_path: Path) -> None:
+    report = check_every_document(BatchWidget(write_tinydb(tmp_path / "tasks.json", [child(0)]), key="other"))
+    assert report.problems == ("no document has this key",)
+    assert "Array size: 0 (no document has an array_index)" in report.render()
+
+
+def test_a_file_that_cannot_be_read_is_the_one_problem(tmp_path: Path) -> None:
+    report = check_every_document(BatchWidget(tmp_path / "absent.json"))
+    assert report.problems == ("No such file or directory",)
+    assert report.render().splitlines()[2:] == [
+        "Problems (1):",
+        "  - No such file or directory",
+        "Invalid: the documents could not be read; nothing was run.",
+    ]
+
+
+def test_the_jobs_own_array_index_does_not_matter(tmp_path: Path) -> None:
+    db = write_tinydb(tmp_path / "tasks.json", [child(0), child(1)])
+    report = check_every_document(BatchWidget(db, environ={"AWS_BATCH_JOB_ARRAY_INDEX": "not an index"}))
+    assert (report.ok, report.documents, report.size) == (True, 2, 2)
+
+
+def test_documents_with_the_same_problems_are_named_together_as_ranges() -> None:
+    same = ("password: $env DB_PASSWORD is not set (or is empty)",)
+    checks: list[tuple[str, int | str | None, tuple[str, ...]]] = [
+        (str(index), index, same) for index in range(10_000)
+    ]
+    checks += [("x", None, same), ("y", "invalid", same), ("z", 42, ("port: expected an integer",))]
+    report = ArrayCheckReport("batch", "TinyDB file t.json", checks)
+    assert report.render().splitlines()[2:7] == [
+        "Invalid documents (10,003):",
+        "  no array_index, array_index 0-9999, document y (10,002 documents):",
+        "    - password: $env DB_PASSWORD is not set (or is empty)",
+        "  array_index 42:",
+        "    - port: expected an integer",
+    ]
+
+
+def test_long_lists_of_indices_are_cut_after_20_ranges() -> None:
+    checks = [(str(index), index, ()) for index in range(0, 100, 2)]
+    report = ArrayCheckReport("batch", "TinyDB file t.json", checks)
+    listed = ", ".join(str(index) for index in range(1, 40, 2))
+    assert report.missing == tuple(range(1, 98, 2))
+    assert report.problems == (f"array indices no document has: {listed} and 29 more",)

@@ -13,7 +13,15 @@ import pytest
 
 from conftest import PROJECT_DIR
 
-LIBRARY_MODULES = ("task", "task_check", "task_cli", "task_fields", "task_lambda", "task_sources", "task_testing")
+LIBRARY_MODULES = (
+    "task",
+    "task_check",
+    "task_cli",
+    "task_fields",
+    "task_lambda",
+    "task_sources",
+    "task_testing",
+)
 
 
 def run(*command: str | Path, cwd: Path) -> str:
