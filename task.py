@@ -145,7 +145,11 @@ def shown(text: object, *, limit: int = 60) -> str:
     Control characters, line breaks and lone surrogates are escaped, so they
     reach no log or terminal raw, and the text is cut to `limit` characters.
     """
-    text = text if isinstance(text, str) else repr(text)
+    if not isinstance(text, str):
+        try:
+            text = repr(text)
+        except ValueError:  # an int of more than 4,300 digits has no repr
+            text = f"<{type(text).__name__}>"
     cut = len(text) > limit
     text = text[:limit]
     if not text.isprintable():

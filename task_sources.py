@@ -34,12 +34,15 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
     # O_NONBLOCK: opening a FIFO that no one writes to returns at once instead of waiting.
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with open(descriptor, "rb") as source_file:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise SourceError(f"not a regular file ({_file_kind(mode)}), so it was not read")
-        data = source_file.read(max_bytes + 1)
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise SourceError(f"not a regular file ({_file_kind(status.st_mode)}), so it was not read")
+        too_large = f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read"
+        if status.st_size > max_bytes:
+            raise SourceError(too_large)
+        data = source_file.read(status.st_size + 1)  # one byte more tells a file that grew meanwhile
     if len(data) > max_bytes:
-        raise SourceError(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read")
+        raise SourceError(too_large)
     return data.decode("utf-8")
 
 
@@ -59,7 +62,7 @@ def _max_bytes(environ: Mapping[str, str]) -> int:
         return DEFAULT_MAX_BYTES
     if not (text.isascii() and text.isdigit() and len(text) < 19 and int(text) > 0):
         raise ConfigError(
-            TASK_CONFIG_MAX_BYTES, [f"expected a positive number of bytes, got {shown(text)!r}"]
+            TASK_CONFIG_MAX_BYTES, [f"expected a positive number of bytes, got '{shown(text)}'"]
         )
     return int(text)
 
@@ -86,9 +89,7 @@ def _parse_json(
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError) or "integer string conversion" not in str(exc):
             raise
-        match = re.search(r"\d{4301}", text)
-        where = f" at {_place(text, match.start())}" if match else ""
-        raise SourceError(f"an integer of more than 4,300 digits{where}") from None
+        raise SourceError(f"an integer of more than 4,300 digits{_long_integer_place(text)}") from None
 
 
 def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -97,9 +98,17 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, obj
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise SourceError(f"the key {shown(key)!r} appears more than once in one object")
+                raise SourceError(f"the key '{shown(key)}' appears more than once in one object")
             seen.add(key)
     return decoded
+
+
+def _long_integer_place(text: str) -> str:
+    """Where the first integer of more than 4,300 digits is, skipping strings."""
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{4301}', text):
+        if not token.group().startswith('"'):
+            return f" at {_place(text, token.start())}"
+    return ""
 
 
 def _deep_place(text: str) -> str:
@@ -145,9 +154,9 @@ def documents_of_key(tables: object, table: str, key: str) -> dict[str, dict[str
         raise SourceError(f"not a TinyDB file: expected an object of tables, got {json_kind(tables)}")
     documents = tables.get(table)
     if documents is None:
-        raise SourceError(f"no table {shown(table)!r} in the file")
+        raise SourceError(f"no table '{shown(table)}' in the file")
     if not isinstance(documents, dict):
-        raise SourceError(f"table {shown(table)!r} is not a TinyDB table (an object of documents)")
+        raise SourceError(f"table '{shown(table)}' is not a TinyDB table (an object of documents)")
     return {
         doc_id: document
         for doc_id, document in documents.items()
@@ -158,7 +167,7 @@ def documents_of_key(tables: object, table: str, key: str) -> dict[str, dict[str
 def find_params(documents: Mapping[str, Mapping[str, object]], key: str, index: int | None) -> object:
     """The "params" of the one document for this array index (None: the one without an index)."""
     matches = [doc_id for doc_id, document in documents.items() if array_index_of(document) == index]
-    wanted = f"key {shown(key)!r} and " + ("no array_index" if index is None else f"array_index {index}")
+    wanted = f"key '{shown(key)}' and " + ("no array_index" if index is None else f"array_index {index}")
     if not matches:
         raise SourceError(f"no document with {wanted}")
     if len(matches) > 1:
