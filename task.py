@@ -217,6 +217,7 @@ class Parameters:
     """
 
     _fields: ClassVar[dict[str, Field]] = {}
+    _secret_names: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -227,59 +228,56 @@ class Parameters:
                 declared = declared.reveal()
             fields[name] = Field(cls.__qualname__, name, annotation, declared)
         cls._fields = fields
+        cls._secret_names = tuple(name for name, field in fields.items() if field.kind == "Secret")
 
     def __init__(self, **values: object) -> None:
-        checked, problems = self.validate(values)
+        # Python code may pass a Secret for a secret parameter; sources give its text.
+        texts = {
+            name: value.reveal() if isinstance(value, Secret) and name in self._secret_names else value
+            for name, value in values.items()
+        }
+        params, problems = self.validate(texts)
         if problems:
             raise ConfigError(f"{type(self).__qualname__}(...)", problems)
-        self._set(checked)
-
-    @classmethod
-    def from_checked(cls, checked: Mapping[str, object]) -> Parameters:
-        """An instance holding values that validate() returned with no problems."""
-        instance = cls.__new__(cls)
-        instance._set(checked)
-        return instance
-
-    def _set(self, checked: Mapping[str, object]) -> None:
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)  # the one write; __setattr__ refuses all others
+        vars(self).update(vars(params))
 
     @classmethod
     def validate(
         cls, values: Mapping[str, object], read_reference: Callable[[str, object], str] | None = None
-    ) -> tuple[dict[str, object], list[str]]:
-        """Check raw values against the fields: the typed values, and every problem.
+    ) -> tuple[Parameters, list[str]]:
+        """Check raw values against the fields: the parameters, valid only if there are no problems.
 
-        A {"$env": NAME} value is read with `read_reference(parameter, reference)`
-        and parsed as text; without a reader it is just a value of the wrong kind.
+        Every problem is listed. A {"$env": NAME} value is read with
+        `read_reference(parameter, reference)` and parsed as text; without a
+        reader it is just a value of the wrong kind.
         """
-        checked: dict[str, object] = {}
+        params = cls.__new__(cls)
+        checked = vars(params)  # filled here, the one write: __setattr__ refuses all others
         problems: list[str] = []
         for name, field in cls._fields.items():
             if name not in values:
                 if field.required:
                     problems.append(f"{name}: missing (expected {field.expected()})")
                 else:
-                    checked[name] = _wrapped(field, field.default)
+                    checked[name] = field.default
                 continue
             value = values[name]
-            if field.kind == "Secret" and isinstance(value, Secret):
-                value = value.reveal()
             try:
-                if read_reference is not None and is_reference(value):
-                    checked[name] = _wrapped(
-                        field, _from_reference(field, read_reference(name, value), value)
-                    )
+                if read_reference is not None and type(value) is dict and REFERENCE_KEY in value:
+                    checked[name] = _from_reference(field, read_reference(name, value), value)
                 else:
-                    checked[name] = _wrapped(field, field.from_json(value))
+                    checked[name] = field.from_json(value)
             except ValueError as exc:
                 problems.append(f"{name}: {exc}")
-        known = ", ".join(cls._fields)
-        problems.extend(
-            f"{shown(key)}: unknown parameter (known: {known})" for key in values if key not in cls._fields
-        )
-        return checked, problems
+        if not values.keys() <= cls._fields.keys():
+            known = ", ".join(cls._fields)
+            unknown = [key for key in values if key not in cls._fields]
+            problems.extend(f"{shown(key)}: unknown parameter (known: {known})" for key in unknown)
+        for name in cls._secret_names:  # so that a secret never shows itself
+            text = checked.get(name)
+            if isinstance(text, str):
+                checked[name] = Secret(text)
+        return params, problems
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -289,12 +287,11 @@ class Parameters:
     @classmethod
     def is_secret(cls, name: str) -> bool:
         """Whether the parameter `name` is declared as a Secret."""
-        field = cls._fields.get(name)
-        return field is not None and field.kind == "Secret"
+        return name in cls._secret_names
 
     def masked(self) -> dict[str, object]:
         """Every parameter as a plain dict, with secrets shown as "***"."""
-        return {name: MASK if isinstance(value, Secret) else value for name, value in vars(self).items()}
+        return {**vars(self), **dict.fromkeys(self._secret_names, MASK)}
 
     def secret_values(self) -> list[str]:
         """The secrets' own text, longest first, for scrubbing it out of messages."""
@@ -318,11 +315,6 @@ class Parameters:
         return f"{type(self).__qualname__}({fields})"
 
 
-def _wrapped(field: Field, value: object) -> object:
-    """A secret field's string as a Secret, so that it never shows itself."""
-    return Secret(value) if field.kind == "Secret" and isinstance(value, str) else value
-
-
 def _from_reference(field: Field, text: str, reference: Any) -> object:
     try:
         return field.from_text(text)
@@ -332,7 +324,7 @@ def _from_reference(field: Field, text: str, reference: Any) -> object:
 
 def is_reference(value: object) -> bool:
     """Whether a raw value is a reference to an environment variable, {"$env": NAME}."""
-    return isinstance(value, Mapping) and REFERENCE_KEY in value
+    return isinstance(value, dict) and REFERENCE_KEY in value
 
 
 # --------------------------------------------------------------------------
@@ -408,10 +400,10 @@ class Task(ABC):
             raise ConfigError(
                 self.describe_source(), [f"expected a JSON object of parameters, got {json_kind(raw)}"]
             )
-        checked, problems = self.parameters.validate(raw, self._read_reference)
+        params, problems = self.parameters.validate(raw, self._read_reference)
         if problems:
             raise ConfigError(self.describe_source(), problems)
-        return self.parameters.from_checked(checked)
+        return params
 
     @abstractmethod
     def load_config(self) -> object:
@@ -558,12 +550,19 @@ def runnable(business: type, runtime: type) -> type[Any]:
     That is the class its module defines (class LocalWidget(Widget, LocalTask)),
     or, where there is none, one defined here the same way.
     """
-    candidate: type
-    for candidate in runtime.__subclasses__():
-        if candidate.__bases__ == (business, runtime):
-            return candidate
-    name = runtime.__name__.removesuffix("Task") + business.__name__
-    return type(name, (business, runtime), {"__module__": business.__module__})
+    made = _runnable_classes.get((business, runtime))
+    if made is None:
+        defined: list[type] = [
+            cls for cls in runtime.__subclasses__() if cls.__bases__ == (business, runtime)
+        ]
+        name = runtime.__name__.removesuffix("Task") + business.__name__
+        made = defined[0] if defined else type(name, (business, runtime), {"__module__": business.__module__})
+        _runnable_classes[business, runtime] = made
+    return made
+
+
+#: What runnable() found or defined, by (business mixin, runtime): one class per pair.
+_runnable_classes: dict[tuple[type, type], type] = {}
 
 
 # --------------------------------------------------------------------------
@@ -721,7 +720,7 @@ class LambdaTask(Task):
 
     def log_fields(self) -> dict[str, object]:
         fields: dict[str, object] = {"request_id": getattr(self.context, "aws_request_id", None)}
-        if self.unit is not None:
+        if self.unit is not None:  # an HTTP request, a queue or topic message, an EventBridge event
             fields["trigger"] = self.unit.trigger
             if self.unit.message_id is not None:
                 fields["message_id"] = self.unit.message_id

@@ -118,7 +118,7 @@ class Field:
 
     def _checked(self, value: Any) -> object:
         """Rules every value obeys whatever its source: valid Unicode, finite, within limits."""
-        if isinstance(value, str) and not _is_unicode_text(value):
+        if isinstance(value, str) and not value.isascii() and not _is_unicode_text(value):
             raise ValueError(f"expected {self.expected()}, got text that is not valid Unicode")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected {self.expected()}, got a number that is not finite")

@@ -216,8 +216,10 @@ def handle_event(business: type, event: object, context: object) -> object:
     exception propagates (run() has scrubbed its secrets) and Lambda reports it.
     """
     trigger = trigger_of(event)
-    units = _units(event, trigger)
     task_class = runnable(business, LambdaTask)
+    if trigger == DIRECT:  # the event is the parameters
+        return task_class(event, context).run()
+    units = _units(event, trigger)
     if trigger in _HTTP_TRIGGERS:
         assert isinstance(event, dict)  # trigger_of() found a request in it
         return _http_response(task_class(event, context, unit=units[0]), event, trigger)
@@ -227,7 +229,7 @@ def handle_event(business: type, event: object, context: object) -> object:
         for unit in units:
             task_class(event, context, unit=unit).run()
         return None  # Lambda discards what an SNS-triggered function returns
-    return task_class(event, context, unit=units[0]).run()
+    return task_class(event, context, unit=units[0]).run()  # EventBridge
 
 
 def check_event(
