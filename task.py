@@ -552,9 +552,8 @@ def runnable(business: type, runtime: type) -> type[Any]:
     """
     made = _runnable_classes.get((business, runtime))
     if made is None:
-        defined: list[type] = [
-            cls for cls in runtime.__subclasses__() if cls.__bases__ == (business, runtime)
-        ]
+        subclasses: list[type] = runtime.__subclasses__()
+        defined = [cls for cls in subclasses if cls.__bases__ == (business, runtime)]
         name = runtime.__name__.removesuffix("Task") + business.__name__
         made = defined[0] if defined else type(name, (business, runtime), {"__module__": business.__module__})
         _runnable_classes[business, runtime] = made
