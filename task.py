@@ -444,7 +444,9 @@ class Task(ABC):
             raise ValueError('a reference must be {"$env": "VARIABLE_NAME"} and nothing else')
         if self.invoker_written:
             if not self.parameters.is_secret(name):
-                raise ValueError(f"$env references are allowed only for secret parameters in {self.origin}")
+                raise ValueError(
+                    "$env references are allowed only for secret parameters in what an invoker sends"
+                )
             allowed = {listed.strip() for listed in self.environ.get(TASK_ENV_REFS, "").split(",")}
             if variable not in allowed:
                 raise ValueError(f"$env {shown(variable)} is not allowed: {TASK_ENV_REFS} does not list it")

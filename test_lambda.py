@@ -274,7 +274,8 @@ def http_parameters(**changes: object) -> dict[str, Any]:
         pytest.param(
             http_parameters(host={"$env": "DB_PASSWORD"}),
             400,
-            "HTTP request: host: $env references are allowed only for secret parameters in the event",
+            "HTTP request: host: $env references are allowed only for secret parameters "
+            "in what an invoker sends",
             id="reference-in-a-plain-field",
         ),
     ],

@@ -364,7 +364,7 @@ def test_an_event_may_not_reference_a_variable_for_a_plain_parameter_even_a_list
     with pytest.raises(ConfigError) as caught:
         build_widget("lambda", params, tmp_path, environ).run()
     assert caught.value.problems == (
-        f"{field}: $env references are allowed only for secret parameters in the event",
+        f"{field}: $env references are allowed only for secret parameters in what an invoker sends",
     )
     assert SECRET not in str(caught.value)
 
