@@ -13,14 +13,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
-from task_fields import REQUIRED, Field, between, json_kind
+from task_fields import REQUIRED, Field, between, decimal, json_kind
 
 # `typing` is not imported at run time: the Lambda runtime client has not loaded
 # it, and importing it would add about 9% to a cold start. mypy and ruff read
 # this constant as typing.TYPE_CHECKING.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
     from typing import Any, ClassVar, NoReturn, Protocol
 
     from task_check import CheckReport
@@ -134,8 +134,10 @@ class ConfigError(TaskError):
 class SourceError(TaskError, ValueError):
     """What is wrong with a source's content, said without quoting any of it.
 
-    Raised while a source is read (task_sources); Task.run() turns it into a
-    ConfigError naming the source. Other ValueErrors are named by type only.
+    Raised while a source is read (task_sources); config_error_from() turns it
+    into a ConfigError naming the source. Of other ValueErrors, only JSON's and
+    UTF-8's decoding errors are explained (they say where); the rest are named
+    by type only, since their messages may quote the source.
     """
 
 
@@ -157,13 +159,25 @@ def shown(text: object, *, limit: int = 60) -> str:
     return text + "..." if cut else text
 
 
-def explain_read_error(exc: OSError | ValueError) -> str:
-    """Say what went wrong reading a source, without quoting any of its content."""
+#: What reading a source may raise besides ConfigError; config_error_from() explains each.
+READ_ERRORS = (OSError, ValueError, RecursionError)
+
+
+def config_error_from(exc: BaseException, source: str) -> ConfigError:
+    """The ConfigError for an error met while reading `source`: the one boundary for foreign errors.
+
+    Raise it `from exc`. It says what went wrong without quoting the source's content.
+    """
+    return ConfigError(source, [_explain_read_error(exc)])
+
+
+def _explain_read_error(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
-    if isinstance(exc, UnicodeError):
-        start = exc.start if isinstance(exc, UnicodeDecodeError) else 0
-        return f"not UTF-8 text (bad byte at offset {start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (bad byte at offset {exc.start})"
     if isinstance(exc, json.JSONDecodeError):
         if not exc.doc.strip():
             return "empty: expected a JSON object"
@@ -222,7 +236,11 @@ class Parameters:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         fields = dict(cls._fields)
-        for name, annotation in cls.__annotations__.items():
+        annotations = {name: field.annotation for name, field in fields.items() if name in vars(cls)}
+        annotations.update(cls.__annotations__)  # a subclass may give an inherited field a new default
+        for name, annotation in annotations.items():
+            if name.startswith("_") or hasattr(Parameters, name):
+                raise TypeError(f"{cls.__qualname__}.{name}: a parameter may not be named like this")
             declared = vars(cls).get(name, REQUIRED)
             if isinstance(declared, Secret):
                 declared = declared.reveal()
@@ -236,13 +254,13 @@ class Parameters:
             name: value.reveal() if isinstance(value, Secret) and name in self._secret_names else value
             for name, value in values.items()
         }
-        params, problems = self.validate(texts)
+        params, problems = self.parse(texts)
         if problems:
             raise ConfigError(f"{type(self).__qualname__}(...)", problems)
         vars(self).update(vars(params))
 
     @classmethod
-    def validate(
+    def parse(
         cls, values: Mapping[str, object], read_reference: Callable[[str, object], str] | None = None
     ) -> tuple[Parameters, list[str]]:
         """Check raw values against the fields: the parameters, valid only if there are no problems.
@@ -263,7 +281,7 @@ class Parameters:
                 continue
             value = values[name]
             try:
-                if read_reference is not None and type(value) is dict and REFERENCE_KEY in value:
+                if read_reference is not None and is_reference(value):
                     checked[name] = _from_reference(field, read_reference(name, value), value)
                 else:
                     checked[name] = field.from_json(value)
@@ -291,7 +309,11 @@ class Parameters:
 
     def masked(self) -> dict[str, object]:
         """Every parameter as a plain dict, with secrets shown as "***"."""
-        return {**vars(self), **dict.fromkeys(self._secret_names, MASK)}
+        shown = dict(vars(self))
+        for name in self._secret_names:
+            if shown[name] is not None:  # an optional secret that is not set shows as null
+                shown[name] = MASK
+        return shown
 
     def secret_values(self) -> list[str]:
         """The secrets' own text, longest first, for scrubbing it out of messages."""
@@ -324,7 +346,7 @@ def _from_reference(field: Field, text: str, reference: Any) -> object:
 
 def is_reference(value: object) -> bool:
     """Whether a raw value is a reference to an environment variable, {"$env": NAME}."""
-    return isinstance(value, dict) and REFERENCE_KEY in value
+    return type(value) is dict and REFERENCE_KEY in value
 
 
 # --------------------------------------------------------------------------
@@ -368,13 +390,12 @@ class Task(ABC):
         try:
             params = self.validate(self._load_raw())
             result = self.execute(params)
-        except ConfigError as error:
-            self._log_end("config_error", started, error)
-            raise
         except BaseException as error:
-            if params is not None:
-                _scrub_secrets(error, params.secret_values())
-            self._log_end("failed", started, error)
+            if params is not None:  # the business logic ran, and may have put a secret in a message
+                from task_secrets import scrub_secrets
+
+                scrub_secrets(error, params.secret_values())
+            self._log_end("config_error" if isinstance(error, ConfigError) else "failed", started, error)
             raise
         self._log_end("ok", started)
         return result
@@ -400,7 +421,7 @@ class Task(ABC):
             raise ConfigError(
                 self.describe_source(), [f"expected a JSON object of parameters, got {json_kind(raw)}"]
             )
-        params, problems = self.parameters.validate(raw, self._read_reference)
+        params, problems = self.parameters.parse(raw, self._read_reference)
         if problems:
             raise ConfigError(self.describe_source(), problems)
         return params
@@ -432,16 +453,16 @@ class Task(ABC):
     def _load_raw(self) -> object:
         try:
             return self.load_config()
-        except (OSError, ValueError) as exc:  # the one boundary for foreign errors
-            raise ConfigError(self.describe_source(), [explain_read_error(exc)]) from exc
-        except RecursionError as exc:
-            raise ConfigError(self.describe_source(), ["nested too deeply to read"]) from exc
+        except READ_ERRORS as exc:
+            raise config_error_from(exc, self.describe_source()) from exc
 
     def _read_reference(self, name: str, reference: Any) -> str:
         """The text of the variable a {"$env": NAME} value names, or ValueError saying why not."""
         variable = reference[REFERENCE_KEY]
         if len(reference) != 1 or not isinstance(variable, str) or not variable:
             raise ValueError('a reference must be {"$env": "VARIABLE_NAME"} and nothing else')
+        if not variable.isprintable() or "=" in variable:
+            raise ValueError(f"$env {shown(variable)} is not a variable name")
         if self.invoker_written:
             if not self.parameters.is_secret(name):
                 raise ValueError(
@@ -483,7 +504,7 @@ class Task(ABC):
         if error is None:
             logger.info("%s: done", self.name, extra=fields)
         elif isinstance(error, ConfigError):
-            logger.error("%s: configuration error: %s", self.name, error, extra=fields)
+            logger.error("%s: configuration error: %s", self.name, error, exc_info=error, extra=fields)
         else:
             logger.error(
                 "%s: failed: %s", self.name, shown(str(error), limit=1000), exc_info=error, extra=fields
@@ -501,6 +522,14 @@ def _check_composition(cls: type[Task]) -> None:
             f"as in class {cls.__name__}({mixins[0].__name__}, {runtimes[0].__name__}), "
             "so that its execute() is the one that runs"
         )
+    for mixin in mixins:
+        taken = sorted(_names_defined(mixin) & _names_a_runtime_uses(runtimes))
+        if taken:
+            raise TypeError(
+                f"class {cls.__name__}: the business task {mixin.__name__} defines {', '.join(taken)}, "
+                "which the runtime needs for itself; a business task supplies name, parameters and "
+                "execute() only (its parameters arrive through the runtime's constructor)"
+            )
     if getattr(cls.execute, "__isabstractmethod__", False) or not hasattr(cls, "runtime"):
         return
     missing = []
@@ -513,37 +542,14 @@ def _check_composition(cls: type[Task]) -> None:
         raise TypeError(f"class {cls.__name__}: the business task needs {' and '.join(missing)}")
 
 
-def _scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
-    """Replace every secret in the messages of error and the exceptions chained to it by ***.
-
-    The exceptions keep their types, so a log or an invoker still sees what failed.
-    """
-    pending: list[BaseException | None] = [error]
-    seen: set[int] = set()
-    while pending and secrets:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        current.args = tuple(_scrubbed(arg, secrets) for arg in current.args)
-        if isinstance(current, OSError):  # its message is built from these, not from args
-            for attribute in ("strerror", "filename", "filename2"):
-                if isinstance(getattr(current, attribute), str):
-                    setattr(current, attribute, _scrubbed(getattr(current, attribute), secrets))
-        notes = getattr(current, "__notes__", None)
-        if isinstance(notes, list):
-            notes[:] = [_scrubbed(note, secrets) for note in notes]
-        pending += [current.__cause__, current.__context__]
+def _names_defined(mixin: type) -> set[str]:
+    return {name for klass in mixin.__mro__ if klass is not object for name in vars(klass)}
 
 
-def _scrubbed(value: Any, secrets: Sequence[str]) -> Any:
-    """Value, or its text with every secret replaced by *** where it holds one."""
-    text = value if isinstance(value, str) else str(value)
-    if not any(secret in text for secret in secrets):
-        return value
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
+def _names_a_runtime_uses(runtimes: list[type]) -> set[str]:
+    """What Task and its runtime classes define, which a business mixin listed first would replace."""
+    defined = {name for runtime in runtimes for klass in runtime.__mro__ for name in vars(klass)}
+    return {name for name in defined if not name.startswith("__")} - {"execute"} | {"__init__"}
 
 
 def runnable(business: type, runtime: type) -> type[Any]:
@@ -589,7 +595,7 @@ class LocalTask(Task):
         return decode_json(read_text_file(self._path(), self.environ))
 
     def describe_source(self) -> str:
-        return f"JSON file {self._path()}"
+        return f"JSON file {shown(self._path(), limit=300)}"
 
     def _path(self) -> str:
         if self.config_path is not None:
@@ -630,7 +636,8 @@ class BatchTask(Task):
     def load_config(self) -> object:
         from task_sources import find_params
 
-        return find_params(self.documents(), self._location()[2], self.array_index())
+        index = self.array_index()  # before the file: a bad index costs no read
+        return find_params(self.documents(), self._location()[2], index)
 
     def documents(self) -> dict[str, dict[str, object]]:
         """Every document of this task's key in its table, by document id: one parse of the file."""
@@ -644,17 +651,18 @@ class BatchTask(Task):
         text = self.environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
         if text is None:
             return None
-        if not (text.isascii() and text.isdigit() and len(text) <= 4 and int(text) <= MAX_ARRAY_INDEX):
+        index = decimal(text, max_digits=4)
+        if index is None or index > MAX_ARRAY_INDEX:
             expected = f"an index from 0 to {MAX_ARRAY_INDEX}"
             raise ConfigError(
                 self.describe_source(),
                 [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be {expected}, got '{shown(text)}'"],
             )
-        return int(text)
+        return index
 
     def describe_source(self) -> str:
         path, table, key = self._location()
-        described = f"TinyDB file {path}, table '{shown(table)}', key '{shown(key)}'"
+        described = f"TinyDB file {shown(path, limit=300)}, table '{shown(table)}', key '{shown(key)}'"
         index = self.environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
         return described if index is None else f"{described}, array index {shown(index)}"
 
@@ -667,9 +675,9 @@ class BatchTask(Task):
             ("array_index", AWS_BATCH_JOB_ARRAY_INDEX),
             ("attempt", AWS_BATCH_JOB_ATTEMPT),
         ):
-            text = environ.get(variable, "")
-            if text.isascii() and text.isdigit() and len(text) < 10:
-                fields[field] = int(text)
+            number = decimal(environ.get(variable, ""), max_digits=9)
+            if number is not None:
+                fields[field] = number
         return fields
 
     def _location(self) -> tuple[str, str, str]:
@@ -759,6 +767,8 @@ class EnvTask(Task):
         return f"environment variables {shown(self._prefix())}*"
 
     def _prefix(self) -> str:
+        if self.prefix == "":
+            raise ConfigError("env runtime", ["the prefix is empty: every variable would be a parameter"])
         return f"{self.name.upper()}_" if self.prefix is None else self.prefix
 
 

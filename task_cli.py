@@ -1,8 +1,8 @@
 """The command line: `python assignment.py` on a laptop, in AWS Batch, from the environment, or on an event.
 
-It parses options, chooses the runtime, sets up logging on standard error, runs
-or checks the task, and turns the outcome into an exit status. The object model
-lives in task.py; each run logs its own one record there.
+It parses options, chooses the runtime, runs or checks the task, and turns the
+outcome into an exit status. The object model lives in task.py, where each run
+logs its own one record; task_logging says how records look on standard error.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import logging
 import os
 import signal
 import sys
-import time
-import traceback
+import threading
 
 from task import (
     AWS_BATCH_JOB_ARRAY_INDEX,
     AWS_BATCH_JOB_ID,
+    READ_ERRORS,
     TASK_CONFIG_DB,
     TASK_CONFIG_FILE,
     TASK_CONFIG_KEY,
@@ -30,15 +30,16 @@ from task import (
     ConfigError,
     EnvTask,
     LocalTask,
-    explain_read_error,
+    config_error_from,
     runnable,
     shown,
 )
+from task_logging import log_settings, logging_to_stderr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from typing import ClassVar, NoReturn, Protocol
 
     from task import Task
@@ -58,9 +59,7 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_OK",
     "EXIT_TERMINATED",
-    "JsonLogFormatter",
     "Terminated",
-    "TextLogFormatter",
     "run_command_line",
 ]
 
@@ -69,9 +68,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_TERMINATED = 128 + 15  # the shell's convention for "killed by SIGTERM"
-
-#: The levels TASK_LOG_LEVEL may name.
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _COMMAND_LINE_RUNTIMES: dict[str, type] = {"local": LocalTask, "batch": BatchTask, "env": EnvTask}
 
@@ -109,30 +105,29 @@ def run_command_line(
 
     Prints the result as one line of JSON (with --check, a report) on standard
     output and logs on standard error, through a handler on the root logger for
-    the length of the call. `handler` is the Lambda entry point that --event
-    calls (default: the trigger layer's handle_event). Exit status: 0 done, 2 a
-    configuration or usage error, 1 any other failure, 143 on SIGTERM.
+    the length of the call; what it changes (the streams' error handling,
+    warnings, the SIGTERM handler in the main thread) is as it was after.
+    `handler` is the Lambda entry point that --event calls (default: the
+    trigger layer's handle_event). Exit status: 0 done, 2 a configuration or
+    usage error, 1 any other failure, 143 on SIGTERM.
     """
     environ = os.environ if environ is None else environ
-    for stream in (sys.stdout, sys.stderr):  # no text, however odd, and no locale stops a report
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
-    try:
-        args = _parse(business, argv, environ)
-    except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
-        return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
-    with _logging_to_stderr(json_lines=args.json_lines, level=args.level):
-        previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    with _printing_any_text():
         try:
-            if args.event is not None:
-                if args.check:
-                    return _check_event(business, args.event, args.reason, environ)
-                return _run_event(business, args.event, handler or _handle_event(business), environ)
-            return _run_task(business, args, environ)
-        except Terminated:
-            return EXIT_TERMINATED  # the run's own record says it was stopped
-        finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            args = _parse(business, argv, environ)
+        except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
+            return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
+        level, json_lines, problems = log_settings(environ, batch=args.runtime == "batch")
+        with logging_to_stderr(json_lines=json_lines, level=level), _sigterm_raising_terminated():
+            if problems:
+                _log.error("%s: usage error: %s", business.name, "; ".join(problems))
+                return EXIT_CONFIG_ERROR
+            try:
+                if args.event is None:
+                    return _run_task(business, args, environ)
+                return _run_event_file(business, args, environ, handler or _default_handler(business))
+            except Terminated:
+                return EXIT_TERMINATED  # the run's own record says it was stopped
 
 
 def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -171,47 +166,39 @@ def _report(name: str, report: CheckReport | ArrayCheckReport, reason: str) -> i
     return EXIT_CONFIG_ERROR
 
 
-def _run_event(business: type[BusinessTask], path: str, handler: Handler, environ: Mapping[str, str]) -> int:
-    """Run an event file through the handler as Lambda would; the units' records give the exit status."""
-    from task_testing import FakeLambdaContext
+# --------------------------------------------------------------------------
+# --event: a Lambda event, through the handler as Lambda would call it
 
-    event = _read_event(business.name, path, environ)
-    if event is None:
-        return EXIT_CONFIG_ERROR
-    counter = _OutcomeCounter()
-    task_logger = logging.getLogger("task")
-    previous_level = task_logger.level
-    # Whatever TASK_LOG_LEVEL hides, a failed unit's record must still reach the counter.
-    task_logger.setLevel(min(logging.getLogger().getEffectiveLevel(), logging.ERROR))
-    task_logger.addHandler(counter)
-    raised: Exception | None = None
+
+def _run_event_file(
+    business: type[BusinessTask], args: argparse.Namespace, environ: Mapping[str, str], handler: Handler
+) -> int:
+    """Run the event in the file through the handler, or with --check validate its units."""
     try:
-        result = handler(event, FakeLambdaContext(business.name))
-    except Exception as error:
-        raised = error
-    finally:
-        task_logger.removeHandler(counter)
-        task_logger.setLevel(previous_level)
-    outcomes = counter.outcomes
-    failed = "failed" in outcomes or (raised is not None and not isinstance(raised, ConfigError))
-    config_error = "config_error" in outcomes or isinstance(raised, ConfigError)
-    if raised is None:
-        failed = _print_json(business.name, result) == EXIT_FAILURE or failed
-    elif not outcomes:  # raised before any unit ran, so no record says why yet
-        if isinstance(raised, ConfigError):
-            _log.error("%s: configuration error: %s", business.name, raised)
-        else:
-            _log.error("%s: failed: %s", business.name, shown(str(raised), limit=1000), exc_info=raised)
-    return EXIT_FAILURE if failed else EXIT_CONFIG_ERROR if config_error else EXIT_OK
+        event = _read_event(args.event, environ)
+    except ConfigError as error:
+        fields = {"task": business.name, "runtime": "lambda", "source": error.source}
+        _log.error("%s: configuration error: %s", business.name, error, exc_info=error, extra=fields)
+        return EXIT_CONFIG_ERROR
+    if args.check:
+        return _check_event(business, event, args.reason, environ)
+    return _run_event(business, event, handler)
 
 
-def _check_event(business: type[BusinessTask], path: str, reason: str, environ: Mapping[str, str]) -> int:
-    """Validate every unit of work in an event file without running any, and print one report each."""
+def _read_event(path: str, environ: Mapping[str, str]) -> object:
+    """The event in a JSON file: any JSON value, null included; a ConfigError when it cannot be read."""
+    from task_sources import decode_json, read_text_file
+
+    try:
+        return decode_json(read_text_file(path, environ))
+    except READ_ERRORS as exc:
+        raise config_error_from(exc, f"event file {path}") from exc
+
+
+def _check_event(business: type[BusinessTask], event: object, reason: str, environ: Mapping[str, str]) -> int:
+    """Validate every unit of work in an event without running any, and print one report each."""
     import task_lambda
 
-    event = _read_event(business.name, path, environ)
-    if event is None:
-        return EXIT_CONFIG_ERROR
     reports = task_lambda.check_event(business, event, environ=environ)
     status = EXIT_OK
     for number, (label, report) in enumerate(reports, start=1):
@@ -222,21 +209,60 @@ def _check_event(business: type[BusinessTask], path: str, reason: str, environ: 
     return status
 
 
-def _read_event(name: str, path: str, environ: Mapping[str, str]) -> object | None:
-    """The event in a JSON file, or None when it cannot be read (and the log says why)."""
-    from task_sources import decode_json, read_text_file
+def _run_event(business: type[BusinessTask], event: object, handler: Handler) -> int:
+    """Run an event through the handler: print what it returned, and exit by the units' outcomes.
 
-    try:
-        return decode_json(read_text_file(path, environ))
-    except (OSError, ValueError) as exc:
-        error = ConfigError(f"event file {path}", [explain_read_error(exc)])
-        _log.error("%s: configuration error: %s", name, error)
-    except ConfigError as error:
-        _log.error("%s: configuration error: %s", name, error)
-    return None
+    What the handler raised outside any unit (so no unit's record says why) is logged here.
+    """
+    from task_testing import FakeLambdaContext
+
+    result, raised, units = _call_handler(handler, event, FakeLambdaContext(business.name))
+    outcomes = [outcome for outcome, _ in units]
+    if raised is None:
+        if _print_json(business.name, result) == EXIT_FAILURE:
+            outcomes.append("failed")  # Lambda could not have sent this answer either
+    elif all(error is not raised for _, error in units):  # raised outside any unit: nothing said why yet
+        outcomes.append(_log_failure(business.name, raised))
+    return _exit_status(outcomes)
 
 
-def _handle_event(business: type[BusinessTask]) -> Handler:
+def _call_handler(
+    handler: Handler, event: object, context: object
+) -> tuple[object, Exception | None, list[tuple[str, BaseException | None]]]:
+    """Call the handler: what it returned, what it raised, and each unit's (outcome, exception).
+
+    The units' outcomes come from their own records, whatever the logging setup hides.
+    """
+    units = _UnitRecords()
+    with _reaching_every_failed_unit(units):
+        try:
+            return handler(event, context), None, units.seen
+        except Exception as error:
+            return None, error, units.seen
+
+
+def _exit_status(outcomes: Iterable[str]) -> int:
+    """The exit status of an event's units: the worst outcome among them.
+
+    1 when any failed for a reason other than its configuration, else 2 when
+    any had a configuration error, else 0.
+    """
+    seen = set(outcomes)
+    if "failed" in seen:
+        return EXIT_FAILURE
+    return EXIT_CONFIG_ERROR if "config_error" in seen else EXIT_OK
+
+
+def _log_failure(name: str, error: Exception) -> str:
+    """Log why the handler failed where no unit did, and return that outcome."""
+    if isinstance(error, ConfigError):
+        _log.error("%s: configuration error: %s", name, error, exc_info=error)
+        return "config_error"
+    _log.error("%s: failed: %s", name, shown(str(error), limit=1000), exc_info=error)
+    return "failed"
+
+
+def _default_handler(business: type[BusinessTask]) -> Handler:
     """The handler --event calls unless it is given one: the trigger layer, as assignment.handler uses it."""
 
     def handle(event: object, context: object) -> object:
@@ -247,102 +273,95 @@ def _handle_event(business: type[BusinessTask]) -> Handler:
     return handle
 
 
-def _print_json(name: str, result: object) -> int:
-    """Print a result as one line of JSON, or log that it is not JSON."""
+class _UnitRecords(logging.Handler):
+    """Collects what each unit's one record tells: its outcome, and the exception it failed with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: (outcome, exception or None) per unit: "ok", "config_error" or "failed".
+        self.seen: list[tuple[str, BaseException | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        outcome = getattr(record, "outcome", None)
+        if isinstance(outcome, str):
+            self.seen.append((outcome, record.exc_info[1] if record.exc_info else None))
+
+
+@contextlib.contextmanager
+def _reaching_every_failed_unit(collector: logging.Handler) -> Iterator[None]:
+    """Every failed unit's record reaches `collector` for the length of the block.
+
+    Whatever would hide it is lifted: the level, a logging.disable() call, or
+    logger "task" disabled (as logging.config.dictConfig() disables the
+    loggers it does not name). All of it is as it was after.
+    """
+    task_logger = logging.getLogger("task")
+    level, disabled, disabled_below = task_logger.level, task_logger.disabled, logging.root.manager.disable
+    task_logger.setLevel(min(task_logger.getEffectiveLevel(), logging.ERROR))
+    task_logger.disabled = False
+    logging.disable(logging.NOTSET)
+    task_logger.addHandler(collector)
     try:
-        line = json.dumps(result)
-    except (TypeError, ValueError) as exc:
-        _log.error("%s: failed: the result is not JSON: %s", name, exc)
+        yield
+    finally:
+        task_logger.removeHandler(collector)
+        logging.disable(disabled_below)
+        task_logger.disabled = disabled
+        task_logger.setLevel(level)
+
+
+def _print_json(name: str, result: object) -> int:
+    """Print a result as one line of JSON, or log that it is not JSON (NaN and infinity are not)."""
+    try:
+        line = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        _log.error("%s: failed: the result is not JSON: %s", name, shown(str(exc), limit=300))
         return EXIT_FAILURE
     print(line)
     return EXIT_OK
 
 
-class _OutcomeCounter(logging.Handler):
-    """Collects the outcome of each unit's one record ("ok", "config_error", "failed")."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.outcomes: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        outcome = getattr(record, "outcome", None)
-        if isinstance(outcome, str):
-            self.outcomes.append(outcome)
-
-
 # --------------------------------------------------------------------------
-# Logging: readable text, or one JSON object per line as the Lambda runtime client writes them
-
-#: What every LogRecord holds; anything else on a record came from its `extra` fields.
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-
-
-def _extra_fields(record: logging.LogRecord) -> dict[str, object]:
-    return {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per record, one line, with the fields of the Lambda runtime client's JsonFormatter.
-
-    timestamp, level, message and logger; for an exception errorType,
-    errorMessage, stackTrace (a list, so a traceback stays one line) and
-    location; then the record's extra fields. ASCII only, so that any locale
-    prints it intact.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        error = record.exc_info[1] if record.exc_info else None
-        fields: dict[str, object] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
-            "level": logging.getLevelName(min(50, max(0, record.levelno)) // 10 * 10),
-            "message": record.getMessage(),
-            "logger": record.name,
-        }
-        if error is not None:
-            fields["stackTrace"] = traceback.format_tb(error.__traceback__)
-            fields["errorType"] = type(error).__name__
-            fields["errorMessage"] = str(error)
-            fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
-        for key, value in _extra_fields(record).items():
-            if value is not None:
-                fields.setdefault(key, value)
-        return json.dumps(fields, default=str)
-
-
-class TextLogFormatter(logging.Formatter):
-    """A line for a person: time, level, logger and message, then the record's extra fields."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        line = super().formatMessage(record)
-        fields = [
-            f"{key}={shown(value if isinstance(value, str) else json.dumps(value, default=str), limit=300)}"
-            for key, value in _extra_fields(record).items()
-            if key not in ("task", "outcome")  # the message says both
-        ]
-        return f"{line} ({', '.join(fields)})" if fields else line
+# What the command line changes for the length of a call, and puts back
 
 
 @contextlib.contextmanager
-def _logging_to_stderr(*, json_lines: bool, level: int) -> Iterator[None]:
-    """Send every record at `level` or above to standard error, and Python's warnings with them."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter() if json_lines else TextLogFormatter())
-    handler.setLevel(level)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(True)  # in JSON, a warning printed raw would break the one-object lines
+def _printing_any_text() -> Iterator[None]:
+    """Standard output and error escape what they cannot encode, for the length of the block.
+
+    So no text, however odd, and no locale stops a report.
+    """
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors != "backslashreplace":
+            changed.append((stream, stream.errors))
+            stream.reconfigure(errors="backslashreplace")
     try:
         yield
     finally:
-        logging.captureWarnings(False)
-        root.setLevel(previous_level)
-        root.removeHandler(handler)
+        for stream, errors in reversed(changed):
+            stream.reconfigure(errors=errors)
+
+
+@contextlib.contextmanager
+def _sigterm_raising_terminated() -> Iterator[None]:
+    """SIGTERM raises Terminated for the length of the block, when it runs in the main thread.
+
+    Python runs signal handlers there only, and refuses to install one from any other thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        # None: the handler was not set from Python; the default is what a process starts with.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    raise Terminated("stopped by SIGTERM")
 
 
 # --------------------------------------------------------------------------
@@ -352,7 +371,7 @@ def _logging_to_stderr(*, json_lines: bool, level: int) -> Iterator[None]:
 def _parse(
     business: type[BusinessTask], argv: Sequence[str] | None, environ: Mapping[str, str]
 ) -> argparse.Namespace:
-    """Parse the options and the log variables, and choose the runtime; a usage error exits 2."""
+    """Parse the options and choose the runtime; a usage error exits 2."""
     parser = _argument_parser(business)
     args = parser.parse_args(argv)
     args.runtime, args.reason = _choose_runtime(args.runtime, args.event, environ)
@@ -367,14 +386,6 @@ def _parse(
         problems.append("the lambda runtime runs an event: give --event PATH")
     if problems:
         parser.error(f"runtime is {args.runtime} ({args.reason}); {'; '.join(problems)}")
-    level = (environ.get(TASK_LOG_LEVEL) or "INFO").upper()
-    if level not in _LEVELS:
-        parser.error(f"{TASK_LOG_LEVEL} must be one of {', '.join(_LEVELS)}, got '{shown(level)}'")
-    args.level = logging.getLevelName(level)
-    log_format = (environ.get(TASK_LOG_FORMAT) or "").lower()
-    if log_format not in ("", "json", "text"):
-        parser.error(f"{TASK_LOG_FORMAT} must be json or text, got '{shown(log_format)}'")
-    args.json_lines = log_format == "json" or (args.runtime == "batch" and log_format != "text")
     return args
 
 
@@ -409,7 +420,3 @@ def _choose_runtime(requested: str | None, event: str | None, environ: Mapping[s
     if environ.get(AWS_BATCH_JOB_ID):
         return "batch", f"{AWS_BATCH_JOB_ID} is set"
     return "local", f"--runtime was not given and {AWS_BATCH_JOB_ID} is not set"
-
-
-def _raise_terminated(signum: int, frame: object) -> NoReturn:
-    raise Terminated("stopped by SIGTERM")

@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["REQUIRED", "Field", "between", "json_kind"]
+__all__ = ["REQUIRED", "Field", "between", "decimal", "json_kind"]
 
 #: Marks a parameter declared without a default.
 REQUIRED = object()
@@ -57,6 +57,8 @@ class Field:
     """One declared parameter: its kind, whether it may be null, its limits and its default."""
 
     def __init__(self, owner: str, name: str, annotation: object, declared: object) -> None:
+        #: As declared, so that a subclass can give the field a new default.
+        self.annotation = annotation
         self.kind, self.optional = _parse_annotation(owner, name, annotation)
         self.noun, self.json_type = KINDS[self.kind]
         self.limits: tuple[float, float] | None = None
@@ -101,10 +103,10 @@ class Field:
         """Read text from the environment by this field's kind; raise ValueError saying why not."""
         value: object = text
         if self.kind == "int":
-            digits = text[1:] if text[:1] in ("+", "-") else text
-            if not (digits.isascii() and digits.isdigit() and len(digits) <= 4300):
+            magnitude = decimal(text[1:] if text[:1] in ("+", "-") else text, max_digits=4300)
+            if magnitude is None:
                 raise ValueError(f"expected {self.expected()} (an optional sign and decimal digits)")
-            value = int(text)
+            value = -magnitude if text.startswith("-") else magnitude
         elif self.kind == "float":
             try:
                 value = float(text)
@@ -125,6 +127,17 @@ class Field:
         if self.limits is not None and not self.limits[0] <= value <= self.limits[1]:
             raise ValueError(f"expected {self.expected()}")
         return value
+
+
+def decimal(text: str, *, max_digits: int) -> int | None:
+    """The number that text spells in ASCII decimal digits and nothing else, or None.
+
+    int() takes more (spaces, underscores, other scripts' digits) and fails on
+    more than 4,300 digits; a source's text gets exactly this.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
 
 
 def json_kind(value: object) -> str:

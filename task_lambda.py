@@ -4,6 +4,7 @@ trigger expects; the tasks that run the units, and log them, live in task.py."""
 from __future__ import annotations
 
 import json
+import logging
 
 from task import ConfigError, LambdaTask, SourceError, json_kind, runnable, shown
 from task_sources import decode_json
@@ -22,7 +23,9 @@ __all__ = [
     "REST_API",
     "SNS",
     "SQS",
+    "JsonTextUnit",
     "Unit",
+    "UnreadableRecord",
     "check_event",
     "handle_event",
     "trigger_of",
@@ -40,16 +43,24 @@ EVENTBRIDGE = "eventbridge"  #: an EventBridge rule
 
 _HTTP_TRIGGERS = (REST_API, HTTP_API, ALB)
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}
+#: What json.dumps(allow_nan=False) raises for what it cannot encode: an unknown type or a
+#: key that is not text (TypeError), NaN, an infinity or a cycle (ValueError), too deep nesting.
+_UNENCODABLE = (TypeError, ValueError, RecursionError)
+
+#: The trigger layer's own problems, beside the record task.py logs under "task" for each unit.
+logger = logging.getLogger("task.lambda")
 
 
 class Unit:
-    """One unit of work in an event: where its parameters are, and how messages and logs name it.
+    """One unit of work in an event, whose payload is its parameters (an EventBridge `detail`).
 
-    LambdaTask(event, context, unit=unit) runs it: its load_config() returns
-    parameters(), and its log record carries `trigger` and `message_id`.
+    LambdaTask(event, context, unit=unit) runs a unit: its load_config() returns
+    parameters(), and its log record carries `trigger` and `message_id`. The
+    two subclasses below differ from it only in parameters(): JsonTextUnit
+    decodes JSON text, UnreadableRecord refuses a record that names no message.
     """
 
-    __slots__ = ("_base64", "_payload", "_problem", "_text_name", "label", "message_id", "source", "trigger")
+    __slots__ = ("_payload", "label", "message_id", "source", "trigger")
 
     def __init__(
         self,
@@ -59,9 +70,6 @@ class Unit:
         *,
         label: str | None = None,
         message_id: str | None = None,
-        text_name: str | None = None,
-        base64: bool = False,
-        problem: str | None = None,
     ) -> None:
         #: One of the trigger names above.
         self.trigger = trigger
@@ -72,40 +80,75 @@ class Unit:
         #: Names the unit in a --check report: its message id, else its trigger.
         self.label = label or trigger
         self._payload = payload
-        #: None when the payload is the parameters; else what holds their JSON text ("the body").
-        self._text_name = text_name
-        self._base64 = base64
-        #: Why the unit cannot be read at all (a record that is not one), said when it loads.
-        self._problem = problem
 
     def parameters(self) -> object:
-        """The raw parameters: the payload itself, or what its JSON text decodes to.
+        """The raw parameters, as the event holds them (Task.run() checks their shape)."""
+        return self._payload
 
-        Raises SourceError (a ValueError) when the text is missing or is not
-        JSON; Task.run() turns it into a ConfigError naming `source`.
+
+class JsonTextUnit(Unit):
+    """A unit whose payload is JSON text an invoker wrote: a request body, a queue or topic message."""
+
+    __slots__ = ("_base64", "_holder")
+
+    def __init__(
+        self,
+        trigger: str,
+        source: str,
+        text: object,
+        *,
+        holder: str,
+        base64: bool = False,
+        label: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        super().__init__(trigger, source, text, label=label, message_id=message_id)
+        #: What holds the text, as a message names it: '"body"', '"Message"'.
+        self._holder = holder
+        self._base64 = base64
+
+    def parameters(self) -> object:
+        """What the text decodes to, read strictly by decode_json.
+
+        Raises a ValueError, which Task.run() turns into a ConfigError naming
+        `source`: SourceError when the text is missing, is not a string, is
+        not base64 (when the request says it is), or as decode_json raises it
+        (a duplicated key, nesting too deep, an integer too long);
+        json.JSONDecodeError when it is not JSON; UnicodeDecodeError when
+        base64 decodes to bytes that are not UTF-8.
         """
-        if self._problem is not None:
-            raise SourceError(self._problem)
-        if self._text_name is None:
-            return self._payload
-        return _decode_text(self._payload, self._text_name, base64_encoded=self._base64)
+        text, holder = self._payload, self._holder
+        if text is None:
+            raise SourceError(f"no {holder} (expected a JSON object of parameters)")
+        if not isinstance(text, str):
+            raise SourceError(f"{holder} must be JSON text, got {json_kind(text)}")
+        if not self._base64:
+            return decode_json(text)
+        import base64  # only for a base64 body: the runtime client has not loaded it
+
+        try:
+            data = base64.b64decode(text, validate=True)
+        except ValueError as exc:  # binascii.Error, or text that is not ASCII
+            raise SourceError(f"{holder} is not valid base64 ({shown(str(exc))})") from None
+        return decode_json(data)
 
 
-def _decode_text(text: object, name: str, *, base64_encoded: bool) -> object:
-    """Decode the JSON text an invoker wrote (a body, a message) strictly, as decode_json does."""
-    if text is None:
-        raise SourceError(f"no {name} (expected a JSON object of parameters)")
-    if not isinstance(text, str):
-        raise SourceError(f"{name} must be JSON text, got {json_kind(text)}")
-    if not base64_encoded:
-        return decode_json(text)
-    import base64  # only for a base64 body: the runtime client has not loaded it
+class UnreadableRecord(Unit):
+    """A queue or topic record that names no message (no `id_key`): a configuration error, never run."""
 
-    try:
-        data = base64.b64decode(text, validate=True)
-    except ValueError as exc:  # binascii.Error, or text that is not ASCII
-        raise SourceError(f"{name} is not valid base64 ({shown(str(exc))})") from None
-    return decode_json(data)
+    __slots__ = ("_id_key",)
+
+    def __init__(self, trigger: str, record: object, position: int, id_key: str) -> None:
+        super().__init__(trigger, f"{trigger.upper()} record {position}", record, label=f"record {position}")
+        self._id_key = id_key
+
+    def parameters(self) -> object:
+        """Raises SourceError saying why the record cannot be read."""
+        if isinstance(self._payload, dict):
+            raise SourceError(
+                f'no "{self._id_key}" (a non-empty string of printable characters), so it was not run'
+            )
+        raise SourceError(f"expected a record (a JSON object), got {json_kind(self._payload)}")
 
 
 # --------------------------------------------------------------------------
@@ -137,20 +180,26 @@ def trigger_of(event: object) -> str:
 
 def units_of(event: object) -> list[Unit]:
     """The units of work in `event`, in order: one per queue record or SNS message, else one."""
-    return _units(event, trigger_of(event))
-
-
-def _units(event: object, trigger: str) -> list[Unit]:
-    if trigger == DIRECT or not isinstance(event, dict):
+    trigger = trigger_of(event)
+    if trigger == DIRECT:
         return [Unit(DIRECT, "Lambda event", event)]
+    assert isinstance(event, dict)  # trigger_of() found a trigger's keys in it
+    return _units(event, trigger)
+
+
+def _units(event: dict[str, object], trigger: str) -> list[Unit]:
+    """The units of an event that trigger_of() recognised as a trigger's (not DIRECT)."""
     if trigger in _HTTP_TRIGGERS:
         base64_encoded = event.get("isBase64Encoded") is True
-        return [Unit(trigger, "HTTP request", event.get("body"), text_name="body", base64=base64_encoded)]
+        return [
+            JsonTextUnit(trigger, "HTTP request", event.get("body"), holder='"body"', base64=base64_encoded)
+        ]
     if trigger == EVENTBRIDGE:
         event_id = event.get("id")
         source = f"EventBridge event {shown(event_id)}" if isinstance(event_id, str) else "EventBridge event"
         return [Unit(EVENTBRIDGE, source, event["detail"])]
-    records: list[object] = event["Records"]
+    records = event["Records"]
+    assert isinstance(records, list)  # trigger_of() found SQS or SNS records in it
     unit_of_record = _sqs_unit if trigger == SQS else _sns_unit
     return [unit_of_record(record, position) for position, record in enumerate(records, 1)]
 
@@ -158,15 +207,15 @@ def _units(event: object, trigger: str) -> list[Unit]:
 def _sqs_unit(record: object, position: int) -> Unit:
     message_id = _message_id(record, "messageId")
     if message_id is None:
-        return _unreadable(SQS, record, position, "messageId")
+        return UnreadableRecord(SQS, record, position, "messageId")
     assert isinstance(record, dict)  # it holds a message id
-    return Unit(
+    return JsonTextUnit(
         SQS,
         f"SQS message {shown(message_id)}",
         record.get("body"),
+        holder='"body"',
         label=shown(message_id),
         message_id=message_id,
-        text_name='"body"',
     )
 
 
@@ -174,15 +223,15 @@ def _sns_unit(record: object, position: int) -> Unit:
     notification = record.get("Sns") if isinstance(record, dict) else None
     message_id = _message_id(notification, "MessageId")
     if message_id is None:
-        return _unreadable(SNS, record, position, "Sns.MessageId")
+        return UnreadableRecord(SNS, record, position, "Sns.MessageId")
     assert isinstance(notification, dict)  # it holds a message id
-    return Unit(
+    return JsonTextUnit(
         SNS,
         f"SNS message {shown(message_id)}",
         notification.get("Message"),
+        holder='"Message"',
         label=shown(message_id),
         message_id=message_id,
-        text_name='"Message"',
     )
 
 
@@ -193,16 +242,6 @@ def _message_id(holder: object, key: str) -> str | None:
     return message_id if isinstance(message_id, str) and message_id and message_id.isprintable() else None
 
 
-def _unreadable(trigger: str, record: object, position: int, id_key: str) -> Unit:
-    """A record that names no message: a configuration error for that record, never run."""
-    if isinstance(record, dict):
-        problem = f'no "{id_key}" (a non-empty string of printable characters), so it was not run'
-    else:
-        problem = f"expected a record (a JSON object), got {json_kind(record)}"
-    source = f"{trigger.upper()} record {position}"
-    return Unit(trigger, source, None, label=f"record {position}", problem=problem)
-
-
 # --------------------------------------------------------------------------
 # Running the units, and answering as each trigger expects
 
@@ -211,17 +250,18 @@ def handle_event(business: type, event: object, context: object) -> object:
     """Run `business` once per unit of work in `event`, and answer as its trigger expects.
 
     What assignment.handler does. HTTP triggers get a response (200; 400 for a
-    ConfigError; 500 for any other exception); SQS gets the records that failed
-    in `batchItemFailures`; for SNS, EventBridge and a direct invoke an
-    exception propagates (run() has scrubbed its secrets) and Lambda reports it.
+    ConfigError; 500 for any other exception, or a result that is not JSON);
+    SQS gets the records that failed in `batchItemFailures`; for SNS,
+    EventBridge and a direct invoke an exception propagates (run() has
+    scrubbed its secrets) and Lambda reports it.
     """
     trigger = trigger_of(event)
     task_class = runnable(business, LambdaTask)
-    if trigger == DIRECT:  # the event is the parameters
+    if trigger == DIRECT:  # the event is the parameters: LambdaTask reads and names it with no Unit
         return task_class(event, context).run()
+    assert isinstance(event, dict)  # trigger_of() found a trigger's keys in it
     units = _units(event, trigger)
     if trigger in _HTTP_TRIGGERS:
-        assert isinstance(event, dict)  # trigger_of() found a request in it
         return _http_response(task_class(event, context, unit=units[0]), event, trigger)
     if trigger == SQS:
         return _batch_response(task_class, event, context, units)
@@ -248,17 +288,36 @@ def check_event(
 def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> dict[str, object]:
     """Run the task of an API Gateway, function URL or load balancer request, and answer it."""
     try:
-        status, body = 200, task.run()
+        result = task.run()
     except ConfigError as error:
-        status, body = 400, {"errorType": type(error).__name__, "errorMessage": str(error)}
-    except Exception:  # run() logged it, traceback and all; the caller learns nothing of it
-        status, body = (
-            500,
-            {
-                "errorMessage": "internal error: the function's log says why",
-                "requestId": getattr(task.context, "aws_request_id", None),
-            },
+        return _http_answer(
+            400, {"errorType": type(error).__name__, "errorMessage": str(error)}, event, trigger
         )
+    except Exception:  # run() logged it, traceback and all; the caller learns nothing of it
+        return _http_answer(500, _internal_error(task), event, trigger)
+    try:
+        return _http_answer(200, result, event, trigger)
+    except _UNENCODABLE as error:  # run() logged "ok", but the result cannot be sent
+        fields = {"task": task.name, "runtime": task.runtime, "source": task.describe_source()}
+        logger.error(
+            "%s: the result is not JSON (%s), so the request was answered 500",
+            task.name,
+            shown(str(error), limit=200),
+            extra={**fields, **task.log_fields()},
+        )
+        return _http_answer(500, _internal_error(task), event, trigger)
+
+
+def _internal_error(task: LambdaTask) -> dict[str, object]:
+    """A 500's body: nothing of what went wrong, only where the function's log has it."""
+    return {
+        "errorMessage": "internal error: the function's log says why",
+        "requestId": getattr(task.context, "aws_request_id", None),
+    }
+
+
+def _http_answer(status: int, body: object, event: dict[str, object], trigger: str) -> dict[str, object]:
+    """The response to a request: `body` as JSON (strict: NaN and infinities are not JSON)."""
     response: dict[str, object] = {"statusCode": status}
     if trigger == ALB:
         response["statusDescription"] = _STATUS_TEXT[status]
@@ -266,7 +325,7 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
         response["multiValueHeaders"] = {"Content-Type": ["application/json"]}
     else:
         response["headers"] = {"Content-Type": "application/json"}
-    response["body"] = json.dumps(body)
+    response["body"] = json.dumps(body, allow_nan=False)
     response["isBase64Encoded"] = False
     return response
 

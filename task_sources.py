@@ -1,8 +1,9 @@
 """Reading sources safely: the one way files are opened, JSON decoded and TinyDB documents found.
 
-Everything here returns raw values or raises OSError or SourceError (a ValueError) naming the
-place, never a value; Task.run() in task.py turns those into a ConfigError
-naming the source, and validates the values. Nothing here reads parameters.
+Everything here returns raw values, or raises an OSError or a ValueError that
+names the place of the problem, never a value (a misconfigured
+TASK_CONFIG_MAX_BYTES is a ConfigError at once). Task.run() in task.py turns
+those errors into a ConfigError naming the source, then validates the values.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import os
 import re
 import stat
 
-from task import DEFAULT_MAX_BYTES, TASK_CONFIG_MAX_BYTES, ConfigError, SourceError, shown
-from task_fields import json_kind
+from task import DEFAULT_MAX_BYTES, MAX_ARRAY_INDEX, TASK_CONFIG_MAX_BYTES, ConfigError, SourceError, shown
+from task_fields import decimal, json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import Any
+    from typing import Any, BinaryIO
 
 __all__ = ["decode_json", "documents_of_key", "find_params", "read_text_file", "read_tinydb"]
 
@@ -37,13 +38,24 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise SourceError(f"not a regular file ({_file_kind(status.st_mode)}), so it was not read")
-        too_large = f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read"
         if status.st_size > max_bytes:
-            raise SourceError(too_large)
-        data = source_file.read(status.st_size + 1)  # one byte more tells a file that grew meanwhile
-    if len(data) > max_bytes:
-        raise SourceError(too_large)
+            raise SourceError(
+                f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read"
+            )
+        data = _read_at_most(source_file, max_bytes)
     return data.decode("utf-8")
+
+
+def _read_at_most(source_file: BinaryIO, max_bytes: int) -> bytes:
+    """The file's bytes, read in chunks (its size may have changed, or be unknown, as in /proc)."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := source_file.read(1024 * 1024):
+        total += len(chunk)
+        if total > max_bytes:
+            raise SourceError(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _file_kind(mode: int) -> str:
@@ -60,36 +72,45 @@ def _max_bytes(environ: Mapping[str, str]) -> int:
     text = environ.get(TASK_CONFIG_MAX_BYTES, "")
     if not text:
         return DEFAULT_MAX_BYTES
-    if not (text.isascii() and text.isdigit() and len(text) < 19 and int(text) > 0):
+    max_bytes = decimal(text, max_digits=18)
+    if not max_bytes:
         raise ConfigError(
             TASK_CONFIG_MAX_BYTES, [f"expected a positive number of bytes, got '{shown(text)}'"]
         )
-    return int(text)
+    return max_bytes
 
 
 def decode_json(text: str | bytes) -> object:
-    """Decode JSON that a person or an invoker wrote: a duplicated key is an error.
+    """Decode JSON that a person or an invoker wrote, strictly.
 
-    Raises SourceError (a ValueError) naming the place of any problem (the key, or the line and
-    column), never a value; Task.run() turns it into a ConfigError.
+    A duplicated key and NaN or Infinity (which are not JSON) are errors too.
+    Raises a ValueError naming the place of any problem, never a value:
+    SourceError, json.JSONDecodeError or UnicodeDecodeError, each of which
+    task.config_error_from() explains.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    return _parse_json(text, object_pairs_hook=_object_without_duplicates)
+    return _parse_json(text, object_pairs_hook=_object_without_duplicates, parse_constant=_not_json)
 
 
 def _parse_json(
-    text: str, object_pairs_hook: Callable[[list[tuple[str, Any]]], object] | None = None
+    text: str,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], object] | None = None,
+    parse_constant: Callable[[str], object] | None = None,
 ) -> object:
     """json.loads, with the parser's two unhelpful failures turned into errors that say where."""
     try:
-        return json.loads(text, object_pairs_hook=object_pairs_hook)
+        return json.loads(text, object_pairs_hook=object_pairs_hook, parse_constant=parse_constant)
     except RecursionError:
         raise SourceError(f"nested too deeply to read ({_deep_place(text)})") from None
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError) or "integer string conversion" not in str(exc):
             raise
         raise SourceError(f"an integer of more than 4,300 digits{_long_integer_place(text)}") from None
+
+
+def _not_json(constant: str) -> object:
+    raise SourceError(f"{constant} is not JSON (JSON has no NaN or Infinity)")
 
 
 def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -177,11 +198,12 @@ def find_params(documents: Mapping[str, Mapping[str, object]], key: str, index: 
 
 
 def array_index_of(document: Mapping[str, object]) -> int | str | None:
-    """A document's array index; None without one, and "invalid" when it is not an integer."""
+    """A document's array index; None without one, "invalid" when it is no index AWS Batch sets."""
     if "array_index" not in document:
         return None
     index = document["array_index"]
-    return index if type(index) is int and index >= 0 else "invalid"  # true == 1, but is no index
+    # type(), not isinstance(): true == 1, but is no index.
+    return index if type(index) is int and 0 <= index <= MAX_ARRAY_INDEX else "invalid"
 
 
 def params_of(document: Mapping[str, object]) -> object:

@@ -184,7 +184,7 @@ def child(index: object, **changes: object) -> dict[str, object]:
 def test_every_document_of_the_shipped_fixture_is_valid() -> None:
     report = check_every_document(BatchWidget(TASKS_JSON, environ={"DB_PASSWORD": SECRET}))
     assert report.ok
-    assert (report.documents, report.unindexed, report.size) == (4, 1, 3)
+    assert (report.document_count, report.unindexed, report.size) == (4, 1, 3)
     assert str(report) == "\n".join(
         [
             "Runtime: batch",
@@ -231,7 +231,7 @@ def test_an_array_index_that_is_no_index_is_named_by_document_id(tmp_path: Path)
         "document 2: array_index: expected an integer from 0 to 9999, got a string",
         "document 3: array_index: expected an integer from 0 to 9999, got -1",
         "document 4: array_index: expected an integer from 0 to 9999, got a boolean",
-        "array_index 10000: array_index: expected an integer from 0 to 9999, got 10000",
+        "document 5: array_index: expected an integer from 0 to 9999, got 10000",
     )
     assert report.size == 1  # no invalid index counts towards the array
 
@@ -271,7 +271,20 @@ def test_a_file_that_cannot_be_read_is_the_one_problem(tmp_path: Path) -> None:
 def test_the_jobs_own_array_index_does_not_matter(tmp_path: Path) -> None:
     db = write_tinydb(tmp_path / "tasks.json", [child(0), child(1)])
     report = check_every_document(BatchWidget(db, environ={"AWS_BATCH_JOB_ARRAY_INDEX": "not an index"}))
-    assert (report.ok, report.documents, report.size) == (True, 2, 2)
+    assert (report.ok, report.document_count, report.size) == (True, 2, 2)
+
+
+class DeepBatchWidget(BatchWidget):
+    """Its documents are nested too deeply to read."""
+
+    def documents(self) -> dict[str, dict[str, object]]:
+        raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_a_file_nested_too_deeply_is_the_one_problem_naming_the_source(tmp_path: Path) -> None:
+    report = check_every_document(DeepBatchWidget(tmp_path / "tasks.json"))
+    assert report.problems == ("nested too deeply to read",)
+    assert report.source == f"TinyDB file {tmp_path / 'tasks.json'}, table '_default', key 'widget'"
 
 
 def test_documents_with_the_same_problems_are_named_together_as_ranges() -> None:
@@ -296,3 +309,44 @@ def test_long_lists_of_indices_are_cut_after_20_ranges() -> None:
     listed = ", ".join(str(index) for index in range(1, 40, 2))
     assert report.missing == tuple(range(1, 98, 2))
     assert report.problems == (f"array indices no document has: {listed} and 29 more",)
+
+
+def test_a_report_lists_the_first_50_invalid_documents_then_how_many_more() -> None:
+    checks = [(str(index), index, (f"colour{index}: unknown parameter",)) for index in range(300_000)]
+    report = ArrayCheckReport("batch", "TinyDB file t.json", checks)
+    lines = report.render().splitlines()
+    assert lines[2:5] == [
+        "Invalid documents (300,000):",
+        "  array_index 0:",
+        "    - colour0: unknown parameter",
+    ]
+    assert lines[101:106] == [
+        "  array_index 49:",
+        "    - colour49: unknown parameter",
+        "  and 299,950 more invalid documents",
+        "Documents: 0 of 300,000 valid; 0 without array_index",
+        "Array size: 300,000 (the highest array_index plus one)",
+    ]
+    assert len(lines) == 109
+    assert len(report.problems) == 300_000  # every problem, for Python code
+
+
+def test_documents_without_an_index_or_with_a_bad_one_are_named_once_or_a_few() -> None:
+    same = ("port: expected an integer",)
+    checks: list[tuple[str, int | str | None, tuple[str, ...]]] = [(f"n{i}", None, same) for i in range(1000)]
+    checks += [(f"d{i}", "invalid", same) for i in range(30)]
+    lines = ArrayCheckReport("batch", "TinyDB file t.json", checks).render().splitlines()
+    listed = ", ".join(f"document d{i}" for i in range(20))
+    assert lines[3] == f"  no array_index, {listed} and 10 more (1,030 documents):"
+
+
+def test_a_failed_checks_record_names_the_source_as_its_report_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_tinydb(tmp_path / "new\nline.json", [{"task": "widget", "params": widget_params(port="x")}])
+    argv = ["--check", "--all", "--runtime", "batch", "--db", str(path)]
+    assert run_command_line(Widget, argv, environ={"TASK_LOG_FORMAT": "json"}) == 2
+    captured = capsys.readouterr()
+    (record,) = [json.loads(line) for line in captured.err.splitlines()]
+    assert f"Source: {record['source']}\n" in captured.out
+    assert record["source"] == f"TinyDB file {tmp_path}/new\\nline.json, table '_default', key 'widget'"

@@ -7,8 +7,11 @@ import logging
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -100,7 +103,7 @@ def test_a_failing_batch_job_exits_1_with_the_error_in_one_json_line_and_no_secr
     assert SECRET not in captured.err
 
 
-def test_a_configuration_error_in_a_batch_job_is_one_json_line_without_a_traceback(
+def test_a_configuration_error_in_a_batch_job_is_one_json_line_with_its_error_type(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     environ = {**BATCH_JOB, "AWS_BATCH_JOB_ARRAY_INDEX": "7"}
@@ -110,7 +113,45 @@ def test_a_configuration_error_in_a_batch_job_is_one_json_line_without_a_traceba
     (record,) = json_lines(captured.err)
     assert record["outcome"] == "config_error"
     assert record["message"].endswith("no document with key 'widget' and array_index 7")
-    assert "stackTrace" not in record
+    assert (record["errorType"], record["errorMessage"]) == ("ConfigError", record["message"][29:])
+
+
+def test_a_configuration_error_in_text_is_one_line_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_command_line(Widget, ["--config", "absent.json"], environ={}) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "ERROR task: widget: configuration error: JSON file absent.json: No such file" in line
+
+
+#: What a business exception's message may hold to forge a record in a text log.
+FORGED_LINE = "2026-01-01 00:00:00,000 INFO task: widget: done (runtime=local)"
+
+
+class Forging(Failing):
+    """Fails with an exception whose message holds line breaks and a fake record."""
+
+    def execute(self, params: Any) -> dict[str, object]:
+        raise RuntimeError(f"refused\n{FORGED_LINE}\r{FORGED_LINE}\u2028{FORGED_LINE}")
+
+
+def test_no_line_of_a_traceback_in_text_can_pass_for_a_record(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command_line(Forging, ["--config", str(WIDGET_JSON)], environ={}) == 1
+    (first, *traceback) = capsys.readouterr().err.removesuffix("\n").split("\n")
+    assert "ERROR task: failing: failed: refused\\n2026-01-01" in first
+    assert len(traceback) > 3
+    assert all(line.startswith("  | ") and "\r" not in line for line in traceback)
+    assert sum(FORGED_LINE in line for line in traceback) == 3
+
+
+@pytest.mark.filterwarnings("always::UserWarning")
+def test_every_line_of_a_multiline_message_in_text_but_the_first_is_marked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_command_line(Chatty, ["--config", str(WIDGET_JSON)], environ={}) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("WARNING chatty.db: slow database")
+    assert lines[1] == "  | second line"
 
 
 def test_a_local_run_logs_one_readable_line_with_the_records_fields(
@@ -226,17 +267,96 @@ def test_in_json_every_stderr_line_is_an_object_the_business_logs_and_warnings_i
 class Unprintable(Failing):
     """Returns what JSON cannot hold."""
 
+    result: ClassVar[dict[str, object]] = {}
+
     def execute(self, params: Any) -> dict[str, object]:
-        return {"ids": {1, 2}}
+        return self.result
 
 
-def test_a_result_that_is_not_json_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        ({"ids": {1, 2}}, "Object of type set is not JSON serializable"),
+        ({"ratio": float("nan")}, "Out of range float values are not JSON compliant"),
+        ({"ratio": float("inf")}, "Out of range float values are not JSON compliant"),
+    ],
+    ids=["set", "nan", "infinity"],
+)
+def test_a_result_that_is_not_json_exits_1_saying_why(
+    result: dict[str, object],
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(Unprintable, "result", result)
     assert run_command_line(Unprintable, ["--config", str(WIDGET_JSON)], environ={}) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert (
-        "failing: failed: the result is not JSON: Object of type set is not JSON serializable" in captured.err
+    assert f"failing: failed: the result is not JSON: {reason}" in captured.err
+
+
+class LogsOddFields(Failing):
+    """Logs extra fields JSON cannot hold as they are."""
+
+    def execute(self, params: Any) -> dict[str, object]:
+        logging.getLogger("odd").warning(
+            "odd", extra={"ratio": float("nan"), "big": 10**5000}, stack_info=True
+        )
+        return {}
+
+
+def test_in_json_a_field_json_cannot_hold_is_shown_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"TASK_LOG_FORMAT": "json"}
+    assert run_command_line(LogsOddFields, ["--config", str(WIDGET_JSON)], environ=environ) == 0
+    (record, _) = json_lines(capsys.readouterr().err)
+    assert (record["message"], record["ratio"], record["big"]) == ("odd", "nan", "<int>")
+
+
+def test_in_text_a_field_json_cannot_hold_is_shown_and_a_stack_is_marked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_command_line(LogsOddFields, ["--config", str(WIDGET_JSON)], environ={}) == 0
+    (first, *stack, done) = capsys.readouterr().err.splitlines()
+    assert first.endswith("WARNING odd: odd (ratio=NaN, big=<int>)")
+    assert stack[0] == "  | Stack (most recent call last):"
+    assert all(line.startswith("  | ") for line in stack)
+    assert "failing: done" in done
+
+
+# --------------------------------------------------------------------------
+# A call leaves the process as it found it
+
+
+@pytest.mark.filterwarnings("always::UserWarning")
+def test_the_command_line_leaves_streams_warnings_and_sigterm_as_it_found_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def state() -> tuple[object, ...]:
+        return (sys.stdout.errors, sys.stderr.errors, warnings.showwarning, signal.getsignal(signal.SIGTERM))
+
+    logging.captureWarnings(True)
+    try:
+        before = state()
+        assert run_command_line(Chatty, ["--config", str(WIDGET_JSON)], environ={}) == 0
+        assert state() == before
+    finally:
+        logging.captureWarnings(False)
+    before = state()
+    assert run_command_line(Chatty, ["--config", str(WIDGET_JSON)], environ={}) == 0
+    assert state() == before
+
+
+def test_the_command_line_runs_off_the_main_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    statuses: list[int] = []
+    thread = threading.Thread(
+        target=lambda: statuses.append(run_command_line(Widget, ["--config", str(WIDGET_JSON)], environ={}))
     )
+    thread.start()
+    thread.join()
+    assert statuses == [0]
+    assert json.loads(capsys.readouterr().out)["runtime"] == "local"
 
 
 # --------------------------------------------------------------------------
@@ -255,8 +375,6 @@ def test_a_result_that_is_not_json_exits_1(capsys: pytest.CaptureFixture[str]) -
         (["--runtime", "batch", "--event", "e.json"], {}, "--event is for the lambda runtime"),
         (["--runtime", "lambda"], {}, "the lambda runtime runs an event: give --event PATH"),
         (["--bogus"], {}, "unrecognized arguments: --bogus"),
-        ([], {"TASK_LOG_LEVEL": "verbose"}, "TASK_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
-        ([], {"TASK_LOG_FORMAT": "xml"}, "TASK_LOG_FORMAT must be json or text, got 'xml'"),
     ],
 )
 def test_a_usage_error_exits_2_and_says_what_is_wrong(
@@ -266,6 +384,57 @@ def test_a_usage_error_exits_2_and_says_what_is_wrong(
     captured = capsys.readouterr()
     assert complaint in captured.err
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("environ", "complaint"),
+    [
+        (
+            {"TASK_LOG_LEVEL": "Verbose"},
+            "TASK_LOG_LEVEL must be one of DEBUG, INFO, WARNING (or WARN), ERROR, CRITICAL, got 'Verbose'",
+        ),
+        ({"TASK_LOG_FORMAT": "Xml\n"}, "TASK_LOG_FORMAT must be json or text, got 'Xml\\n'"),
+        ({"TASK_LOG_LEVEL": "loud", "TASK_LOG_FORMAT": "text"}, "TASK_LOG_LEVEL must be one of"),
+    ],
+    ids=["level", "format", "level-in-text"],
+)
+def test_a_bad_log_variable_exits_2_with_one_line_saying_so(
+    environ: dict[str, str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command_line(Widget, ["--config", str(WIDGET_JSON)], environ=environ) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert f" ERROR task.cli: widget: usage error: {complaint}" in line
+    assert not line.startswith("{")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"TASK_LOG_LEVEL": "verbose"},
+        {"TASK_LOG_FORMAT": "xml"},
+        {"TASK_LOG_LEVEL": "x", "TASK_LOG_FORMAT": "x"},
+    ],
+    ids=["level", "format", "both"],
+)
+def test_a_bad_log_variable_in_a_batch_job_is_one_json_line(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command_line(Widget, [], environ={**BATCH_JOB, **environ}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (record,) = json_lines(captured.err)
+    assert record["level"] == "ERROR"
+    assert record["message"].startswith("widget: usage error: TASK_LOG_")
+    assert record["message"].count("must be") == len(environ)
+
+
+def test_task_log_level_warn_is_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command_line(Widget, ["--config", "absent.json"], environ={"TASK_LOG_LEVEL": "warn"}) == 2
+    assert "configuration error" in capsys.readouterr().err
+    assert run_command_line(Widget, ["--config", str(WIDGET_JSON)], environ={"TASK_LOG_LEVEL": "WARN"}) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_help_exits_0_and_shows_every_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -476,6 +645,103 @@ def test_an_event_file_that_cannot_be_read_exits_2_saying_why(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"widget: configuration error: {problem.format(path=path)}" in captured.err
+
+
+@pytest.mark.parametrize("content", ["null", "[1]", '"text"', "7"])
+def test_an_event_that_is_json_but_no_object_runs_and_is_a_configuration_error(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(content)
+    assert run_command_line(Widget, ["--event", str(path)], environ={"TASK_LOG_FORMAT": "json"}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    record = unit_record(captured.err)
+    assert record["outcome"] == "config_error"
+    assert record["message"].startswith(
+        "widget: configuration error: Lambda event: expected a JSON object of parameters, got "
+    )
+
+
+def test_event_check_of_a_null_event_prints_its_report_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "event.json"
+    path.write_text("null")
+    assert run_command_line(Widget, ["--event", str(path), "--check"], environ={}) == 2
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Runtime: lambda, because --event was given",
+        "Source: Lambda event",
+        "Problems (1):",
+        "  - expected a JSON object of parameters, got null",
+        "Invalid: fix every problem above; nothing was run.",
+    ]
+
+
+@pytest.fixture(params=["logger-disabled", "logging-disabled"])
+def records_hidden(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Logging set up to hide the library's records: as dictConfig() leaves logger "task", or globally."""
+    if request.param == "logger-disabled":  # what logging.config.dictConfig({"version": 1}) does
+        monkeypatch.setattr(logging.getLogger("task"), "disabled", True)
+        yield
+        assert logging.getLogger("task").disabled
+        return
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+        assert logging.root.manager.disable == logging.CRITICAL
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+@pytest.mark.usefixtures("records_hidden")
+def test_event_exits_by_the_units_outcomes_whatever_hides_their_records(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_command_line(Failing, ["--event", str(EVENTS / "sqs_mixed.json")], environ={}) == 1
+    assert len(json.loads(capsys.readouterr().out)["batchItemFailures"]) == 5
+    assert run_command_line(Widget, ["--event", str(EVENTS / "sqs_mixed.json")], environ={}) == 2
+
+
+def test_event_after_dictconfig_still_exits_1_for_a_failing_batch(tmp_path: Path) -> None:
+    script = tmp_path / "configured.py"
+    script.write_text(
+        "import logging.config, sys\n"
+        f"sys.path.insert(0, {str(PROJECT_DIR)!r})\n"
+        "import conftest, task_cli\n"
+        "logging.config.dictConfig({'version': 1})\n"
+        f"sys.exit(task_cli.run_command_line(conftest.Failing, ['--event', {str(EVENTS / 'sqs.json')!r}]))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "failing: failed: the database refused the connection" in completed.stderr
+
+
+def test_an_answer_that_is_not_json_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(event: object, context: object) -> object:
+        return {"statusCode": 200, "ratio": float("nan")}
+
+    assert run_command_line(Widget, ["--event", str(WIDGET_JSON)], environ={}, handler=handler) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "widget: failed: the result is not JSON: Out of range float values" in captured.err
+
+
+def test_a_handler_that_raises_after_its_units_ran_is_logged_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def handler(event: object, context: object) -> object:
+        from assignment import handler as assignment_handler
+
+        assignment_handler(event, context)
+        raise RuntimeError("the answer could not be built")
+
+    assert run_command_line(Widget, ["--event", str(WIDGET_JSON)], environ={}, handler=handler) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert "INFO task: widget: done" in lines[0]
+    assert "ERROR task.cli: widget: failed: the answer could not be built" in lines[1]
 
 
 def test_event_check_reports_every_queue_record_by_message_id_and_exits_2(

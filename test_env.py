@@ -143,3 +143,8 @@ def test_the_shipped_env_file_configures_widget() -> None:
     lines = (PROJECT_DIR / "fixtures" / "widget.env").read_text().splitlines()
     environ = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     assert EnvWidget(environ=environ).run() == shipped_result("env")
+
+
+def test_an_empty_prefix_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="the prefix is empty"):
+        EnvWidget(prefix="", environ={"host": "h"}).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -250,7 +251,7 @@ def http_parameters(**changes: object) -> dict[str, Any]:
         pytest.param(
             {**shipped("http_api"), "body": None},
             400,
-            "HTTP request: no body (expected a JSON object of parameters)",
+            'HTTP request: no "body" (expected a JSON object of parameters)',
             id="missing",
         ),
         pytest.param(
@@ -262,7 +263,7 @@ def http_parameters(**changes: object) -> dict[str, Any]:
         pytest.param(
             {**shipped("http_api"), "isBase64Encoded": True, "body": "not base64!"},
             400,
-            "HTTP request: body is not valid base64 (Only base64 data is allowed)",
+            'HTTP request: "body" is not valid base64 (Only base64 data is allowed)',
             id="bad-base64",
         ),
         pytest.param(
@@ -295,6 +296,62 @@ def test_an_http_api_request_gets_its_answer(
     expected = body if status == 200 else {"errorType": "ConfigError", "errorMessage": body}
     assert answer["body"] == expected
     assert SECRET not in json.dumps(outcome.payload)
+
+
+#: A function whose task returns what its `host` parameter names: a date, or a NaN.
+NOT_JSON_FUNCTION = f"""
+import datetime, math, sys
+sys.path.insert(0, {str(PROJECT_DIR)!r})
+from assignment import WidgetParams
+from task_lambda import handle_event
+
+class NotJson:
+    name = "not_json"
+    parameters = WidgetParams
+
+    def execute(self, params):
+        return {{"date": {{"value": datetime.date(2024, 1, 31)}}, "nan": {{"value": math.nan}}}}[params.host]
+
+def handler(event, context):
+    return handle_event(NotJson, event, context)
+"""
+
+
+@needs_runtime_client
+def test_under_the_runtime_client_a_result_that_is_not_json_is_the_clients_error_or_a_500(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "not_json.py").write_text(NOT_JSON_FUNCTION, encoding="utf-8")
+    with (
+        RuntimeAPI() as api,
+        FunctionProcess(
+            api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT}, "not_json.handler", root=tmp_path
+        ) as function,
+    ):
+        direct_date = api.invoke(widget_params(host="date"))
+        direct_nan = api.invoke(widget_params(host="nan"))
+        http_date = api.invoke(http_parameters(host="date"))
+        http_nan = api.invoke(http_parameters(host="nan"))
+        assert function.process.poll() is None, "the function process died"
+    # A direct invoke: the client itself reports what it cannot encode, and sends a NaN as is.
+    assert direct_date.kind == "error"
+    assert isinstance(direct_date.payload, dict)
+    assert (direct_date.payload["errorType"], direct_date.payload["errorMessage"]) == (
+        "Runtime.MarshalError",
+        "Unable to marshal response: Object of type date is not JSON serializable",
+    )
+    assert direct_nan.kind == "response"
+    assert isinstance(direct_nan.payload, dict)
+    assert math.isnan(direct_nan.payload["value"])
+    # An HTTP request: a 500, and the log says why.
+    for outcome in (http_date, http_nan):
+        assert (outcome.kind, decoded(outcome.payload)["statusCode"]) == ("response", 500)
+    lines = [json.loads(line) for line in function.output.splitlines() if line.startswith("{")]
+    assert [
+        (line["level"], line["requestId"], line["source"])
+        for line in lines
+        if line.get("logger") == "task.lambda"
+    ] == [("ERROR", http_date.request_id, "HTTP request"), ("ERROR", http_nan.request_id, "HTTP request")]
 
 
 LONE_SURROGATE = {"\udc80": "x"}

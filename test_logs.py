@@ -36,13 +36,14 @@ def test_a_run_logs_one_info_record_with_the_common_fields(
     assert record.source == widget.describe_source()
 
 
-def test_a_configuration_error_logs_one_error_record_without_a_traceback(
+def test_a_configuration_error_logs_one_error_record_carrying_the_config_error(
     any_runtime: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         build_widget(any_runtime, widget_params(port="x"), tmp_path).run()
     (record,) = task_records(caplog)
-    assert (record.levelno, record.outcome, record.exc_info) == (logging.ERROR, "config_error", None)
+    assert (record.levelno, record.outcome) == (logging.ERROR, "config_error")
+    assert record.exc_info[1] is caught.value  # so Lambda's JSON log format gives its errorType
     assert str(caught.value) in record.getMessage()
 
 

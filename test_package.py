@@ -19,6 +19,8 @@ LIBRARY_MODULES = (
     "task_cli",
     "task_fields",
     "task_lambda",
+    "task_logging",
+    "task_secrets",
     "task_sources",
     "task_testing",
 )

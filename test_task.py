@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import math
@@ -648,3 +649,99 @@ def test_a_business_exception_keeps_its_type_but_loses_the_secret_and_so_do_its_
     assert isinstance(caught.value.__cause__, OSError)
     assert str(caught.value.__cause__) == "[Errno 13] refused ***: '/tmp/***'"
     assert SECRET not in caplog.text
+
+
+class Relaying(Echo, Task):
+    """A runtime whose business logic fails in a way chosen by the test, with the secret at hand."""
+
+    runtime = "relaying"
+
+    def __init__(self, failure: Any) -> None:
+        super().__init__()
+        self.failure = failure
+
+    def load_config(self) -> object:
+        return {"host": "h", "token": SECRET}
+
+    def execute(self, params: ServiceParams) -> dict[str, object]:
+        raise self.failure(params.token.reveal())
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(
+            lambda token: ConfigError("database", [f"login with {token} refused"]), id="ConfigError"
+        ),
+        pytest.param(
+            lambda token: subprocess.CalledProcessError(1, ["psql", f"--password={token}"]), id="subprocess"
+        ),
+        pytest.param(lambda token: RuntimeError(f"token was {token!r}"), id="repr"),
+        pytest.param(lambda token: RuntimeError({"token": token}), id="a dict argument"),
+    ],
+)
+def test_a_business_exception_of_any_kind_loses_the_secret_and_keeps_its_type_name(
+    failure: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    expected_type = type(failure("x"))
+    with pytest.raises(expected_type) as caught:
+        Relaying(failure).run()
+    assert type(caught.value).__name__ == expected_type.__name__
+    assert SECRET not in str(caught.value)
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is new in Python 3.11")
+def test_the_exceptions_inside_an_exception_group_lose_the_secret_too(caplog: Any) -> None:
+    group: Any = getattr(builtins, "ExceptionGroup")  # noqa: B009 (not a name mypy knows for 3.10)
+
+    with pytest.raises(group) as caught:
+        Relaying(lambda token: group("two failed", [RuntimeError(f"login {token} refused")])).run()
+    assert SECRET not in str(caught.value.exceptions[0])
+    assert SECRET not in caplog.text
+
+
+def test_scrubbing_never_replaces_the_business_exception() -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise ValueError("no text")
+
+    with pytest.raises(RuntimeError):
+        Relaying(lambda token: RuntimeError(token, Unprintable())).run()
+
+
+@pytest.mark.parametrize("name", ["validate", "run", "load_config", "describe_source", "environ", "__init__"])
+def test_a_business_task_that_replaces_what_the_runtime_needs_fails_at_class_definition(name: str) -> None:
+    business = type("Greedy", (Echo,), {name: lambda self, *args: None})
+    with pytest.raises(TypeError, match=rf"the business task Greedy defines {name}, which the runtime needs"):
+        type("LocalGreedy", (business, LocalTask), {})
+
+
+@pytest.mark.parametrize("name", ["masked", "parse", "field_names", "secret_values", "_hidden"])
+def test_a_parameter_named_like_a_method_of_parameters_is_a_type_error(name: str) -> None:
+    with pytest.raises(TypeError, match=rf"Clashing\.{name}: a parameter may not be named like this"):
+        type("Clashing", (Parameters,), {"__annotations__": {name: "str"}})
+
+
+def test_a_subclass_may_give_an_inherited_parameter_a_new_default() -> None:
+    class Staging(ServiceParams):
+        port = 6543
+
+    assert Staging(host="h", token="t").port == 6543
+    assert ServiceParams(host="h", token="t").port == 8080
+
+
+def test_an_optional_secret_that_is_not_set_shows_as_null_not_as_a_mask() -> None:
+    params_class = type("MaybeSecret", (Parameters,), {"__annotations__": {"token": "Secret | None"}})
+    assert params_class().masked() == {"token": None}
+    assert params_class(token="t").masked() == {"token": "***"}
+
+
+@pytest.mark.parametrize("variable", ["DB\ud800", "DB\nPASSWORD", "A=B"])
+def test_a_reference_to_a_name_no_variable_can_have_is_an_error_naming_it_escaped(variable: str) -> None:
+    counting = CountingTask({"host": "h", "token": {"$env": variable}})
+    with pytest.raises(ConfigError) as caught:
+        counting.run()
+    assert caught.value.problems[0].endswith("is not a variable name")
+    assert str(caught.value).isprintable()

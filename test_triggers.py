@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
+import math
 from typing import Any, ClassVar
 
 import pytest
 
-from assignment import Widget, WidgetParams, handler
+from assignment import LambdaWidget, Widget, WidgetParams, handler
 from conftest import DROP, PROJECT_DIR, SECRET, Failing, shipped_result, widget_params
-from task import ConfigError, Parameters
-from task_lambda import check_event, handle_event, trigger_of
+from task import ConfigError, Parameters, SourceError
+from task_lambda import check_event, handle_event, trigger_of, units_of
 from task_testing import FakeLambdaContext
 
 EVENTS_DIR = PROJECT_DIR / "fixtures" / "events"
@@ -199,6 +201,12 @@ def test_the_trigger_is_recognised_by_the_events_shape_alone(event: dict[str, An
     assert trigger_of(event) == trigger
 
 
+def test_a_direct_events_one_unit_is_the_event_named_as_the_task_names_it_without_a_unit() -> None:
+    event = widget_params()
+    ((unit,), task) = units_of(event), LambdaWidget(event)
+    assert (unit.trigger, unit.source, unit.parameters()) == ("direct", task.describe_source(), event)
+
+
 # --------------------------------------------------------------------------
 # Parameters, whichever trigger brings them
 
@@ -298,8 +306,8 @@ def test_a_body_or_message_that_is_not_one_json_object_is_a_configuration_error(
     assert refused(with_text(name, text), caplog) == f"{SOURCE[name]}: {problem}"
 
 
-#: What holds the JSON text, as a message names it.
-TEXT_NAME = {**dict.fromkeys(HTTP, "body"), **dict.fromkeys(QUEUES, '"body"'), "sns": '"Message"'}
+#: What holds the JSON text, as a message names it: the key, quoted, whatever the trigger.
+TEXT_NAME = {**dict.fromkeys([*HTTP, *QUEUES], '"body"'), "sns": '"Message"'}
 
 
 @pytest.mark.parametrize("name", TEXT)
@@ -321,6 +329,26 @@ def test_a_body_or_message_that_is_an_object_rather_than_json_text_is_a_configur
     )
 
 
+@pytest.mark.parametrize(
+    ("event", "error_type"),
+    [
+        pytest.param(with_text("sqs", DROP), SourceError, id="missing"),
+        pytest.param(with_text("sqs", "widget please"), json.JSONDecodeError, id="not-JSON"),
+        pytest.param(
+            {**shipped("function_url"), "body": base64.b64encode(b"\xff").decode()},
+            UnicodeDecodeError,
+            id="not-UTF-8",
+        ),
+    ],
+)
+def test_reading_a_units_text_raises_a_value_error_for_run_to_explain(
+    event: dict[str, Any], error_type: type[ValueError]
+) -> None:
+    (unit,) = units_of(event)
+    with pytest.raises(error_type):
+        unit.parameters()
+
+
 @pytest.mark.parametrize("name", ["rest_api", "http_api", "alb"])
 def test_a_base64_request_body_is_decoded(name: str, caplog: pytest.LogCaptureFixture) -> None:
     event = {**with_parameters(name, widget_params(host="from.base64")), "isBase64Encoded": True}
@@ -332,11 +360,11 @@ def test_a_base64_request_body_is_decoded(name: str, caplog: pytest.LogCaptureFi
     ("body", "problem"),
     [
         pytest.param(
-            "not base64!", "body is not valid base64 (Only base64 data is allowed)", id="not-base64"
+            "not base64!", '"body" is not valid base64 (Only base64 data is allowed)', id="not-base64"
         ),
         pytest.param(
             "é",
-            "body is not valid base64 (string argument should contain only ASCII characters)",
+            '"body" is not valid base64 (string argument should contain only ASCII characters)',
             id="not-ASCII",
         ),
         pytest.param(
@@ -379,6 +407,63 @@ def test_a_failure_of_the_business_logic_is_a_500_that_says_nothing_of_it(
     (record,) = task_records(caplog)
     assert (record.outcome, record.getMessage()) == ("failed", "failing: failed: the database refused ***")
     assert SECRET not in caplog.text
+
+
+def returning(result: object) -> type:
+    """A business task whose logic returns `result`."""
+
+    class Returning:
+        name: ClassVar[str] = "returning"
+        parameters: ClassVar[type[Parameters]] = WidgetParams
+
+        def execute(self, params: WidgetParams) -> object:
+            return result
+
+    return Returning
+
+
+#: Results that are not JSON, and the start of what json.dumps says of each.
+NOT_JSON = [
+    pytest.param(
+        {"when": datetime.date(2024, 1, 31)}, "Object of type date is not JSON serializable", id="date"
+    ),
+    pytest.param({"ratio": math.nan}, "Out of range float values are not JSON compliant", id="NaN"),
+    pytest.param({"ratio": -math.inf}, "Out of range float values are not JSON compliant", id="infinity"),
+]
+
+
+@pytest.mark.parametrize("name", HTTP)
+@pytest.mark.parametrize(("result", "problem"), NOT_JSON)
+def test_a_result_that_is_not_json_is_a_500_that_says_nothing_of_it_and_is_logged_as_an_error(
+    name: str, result: object, problem: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="task")
+    context = FakeLambdaContext()
+    answer: Any = handle_event(returning(result), with_parameters(name, widget_params()), context)
+    assert answer["statusCode"] == 500
+    assert json.loads(answer["body"]) == {
+        "errorMessage": "internal error: the function's log says why",
+        "requestId": context.aws_request_id,
+    }
+    assert [record.outcome for record in task_records(caplog)] == ["ok"]  # the task itself ran
+    layer_records: list[Any] = [record for record in caplog.records if record.name == "task.lambda"]
+    (record,) = layer_records
+    assert (record.levelname, record.source, record.request_id) == (
+        "ERROR",
+        "HTTP request",
+        context.aws_request_id,
+    )
+    assert record.getMessage().startswith(f"returning: the result is not JSON ({problem}")
+
+
+@pytest.mark.parametrize("name", ["direct", "eventbridge"])
+@pytest.mark.parametrize(("result", "problem"), NOT_JSON)
+def test_a_result_that_is_not_json_is_returned_as_is_for_the_runtime_client_to_report(
+    name: str, result: object, problem: str
+) -> None:
+    assert (
+        handle_event(returning(result), with_parameters(name, widget_params()), FakeLambdaContext()) is result
+    )
 
 
 @pytest.mark.parametrize("name", RAISING)
