@@ -128,8 +128,8 @@ class JsonTextUnit(Unit):
 
         try:
             data = base64.b64decode(text, validate=True)
-        except ValueError as exc:  # binascii.Error, or text that is not ASCII
-            raise SourceError(f"{holder} is not valid base64 ({shown(str(exc))})") from None
+        except ValueError:  # binascii.Error, or text that is not ASCII; Python's words vary by version
+            raise SourceError(f"{holder} is not valid base64") from None
         return decode_json(data)
 
 

@@ -359,14 +359,8 @@ def test_a_base64_request_body_is_decoded(name: str, caplog: pytest.LogCaptureFi
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        pytest.param(
-            "not base64!", '"body" is not valid base64 (Only base64 data is allowed)', id="not-base64"
-        ),
-        pytest.param(
-            "é",
-            '"body" is not valid base64 (string argument should contain only ASCII characters)',
-            id="not-ASCII",
-        ),
+        pytest.param("not base64!", '"body" is not valid base64', id="not-base64"),
+        pytest.param("é", '"body" is not valid base64', id="not-ASCII"),
         pytest.param(
             base64.b64encode(b'{"host": "\xff"}').decode(),
             "not UTF-8 text (bad byte at offset 10)",
