@@ -729,10 +729,8 @@ class LambdaTask(Task):
 
     def log_fields(self) -> dict[str, object]:
         fields: dict[str, object] = {"request_id": getattr(self.context, "aws_request_id", None)}
-        if self.unit is not None:  # an HTTP request, a queue or topic message, an EventBridge event
-            fields["trigger"] = self.unit.trigger
-            if self.unit.message_id is not None:
-                fields["message_id"] = self.unit.message_id
+        if self.unit is not None and self.unit.message_id is not None:  # a queue or topic message
+            fields["message_id"] = self.unit.message_id
         return fields
 
 

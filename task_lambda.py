@@ -32,7 +32,7 @@ __all__ = [
     "units_of",
 ]
 
-# The triggers, as the `trigger` field of each unit's log record names them.
+# The triggers, as task_lambda names them (a Unit's `trigger`).
 DIRECT = "direct"  #: a direct invoke or a Step Functions task: the event holds the parameters
 REST_API = "rest_api"  #: API Gateway REST API (payload 1.0)
 HTTP_API = "http_api"  #: API Gateway HTTP API (payload 2.0), or a function URL (the same payload)
@@ -55,7 +55,7 @@ class Unit:
     """One unit of work in an event, whose payload is its parameters (an EventBridge `detail`).
 
     LambdaTask(event, context, unit=unit) runs a unit: its load_config() returns
-    parameters(), and its log record carries `trigger` and `message_id`. The
+    parameters(), and its log record carries `message_id` (for a message). The
     two subclasses below differ from it only in parameters(): JsonTextUnit
     decodes JSON text, UnreadableRecord refuses a record that names no message.
     """
@@ -209,13 +209,9 @@ def _sqs_unit(record: object, position: int) -> Unit:
     if message_id is None:
         return UnreadableRecord(SQS, record, position, "messageId")
     assert isinstance(record, dict)  # it holds a message id
+    name = shown(message_id)
     return JsonTextUnit(
-        SQS,
-        f"SQS message {shown(message_id)}",
-        record.get("body"),
-        holder='"body"',
-        label=shown(message_id),
-        message_id=message_id,
+        SQS, f"SQS message {name}", record.get("body"), holder='"body"', label=name, message_id=message_id
     )
 
 
@@ -225,12 +221,13 @@ def _sns_unit(record: object, position: int) -> Unit:
     if message_id is None:
         return UnreadableRecord(SNS, record, position, "Sns.MessageId")
     assert isinstance(notification, dict)  # it holds a message id
+    name = shown(message_id)
     return JsonTextUnit(
         SNS,
-        f"SNS message {shown(message_id)}",
+        f"SNS message {name}",
         notification.get("Message"),
         holder='"Message"',
-        label=shown(message_id),
+        label=name,
         message_id=message_id,
     )
 

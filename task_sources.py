@@ -18,8 +18,8 @@ from task_fields import decimal, json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from typing import Any, BinaryIO
+    from collections.abc import Mapping
+    from typing import BinaryIO
 
 __all__ = ["decode_json", "documents_of_key", "find_params", "read_text_file", "read_tinydb"]
 
@@ -90,17 +90,13 @@ def decode_json(text: str | bytes) -> object:
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    return _parse_json(text, object_pairs_hook=_object_without_duplicates, parse_constant=_not_json)
+    return _parse_json(text, _STRICT_DECODER)
 
 
-def _parse_json(
-    text: str,
-    object_pairs_hook: Callable[[list[tuple[str, Any]]], object] | None = None,
-    parse_constant: Callable[[str], object] | None = None,
-) -> object:
-    """json.loads, with the parser's two unhelpful failures turned into errors that say where."""
+def _parse_json(text: str, decoder: json.JSONDecoder) -> object:
+    """decoder.decode(text), with the parser's two unhelpful failures turned into errors that say where."""
     try:
-        return json.loads(text, object_pairs_hook=object_pairs_hook, parse_constant=parse_constant)
+        return decoder.decode(text)
     except RecursionError:
         raise SourceError(f"nested too deeply to read ({_deep_place(text)})") from None
     except ValueError as exc:
@@ -122,6 +118,12 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, obj
                 raise SourceError(f"the key '{shown(key)}' appears more than once in one object")
             seen.add(key)
     return decoded
+
+
+#: What json.load uses, so what TinyDB reads its file with: the last of duplicated keys wins.
+_TINYDB_DECODER = json.JSONDecoder()
+#: For what people and invokers write; made once, as json.loads() with hooks would make one per call.
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates, parse_constant=_not_json)
 
 
 def _long_integer_place(text: str) -> str:
@@ -164,7 +166,7 @@ def read_tinydb(path: str, environ: Mapping[str, str]) -> object:
     path itself: a FIFO would block it, and it knows no size limit.
     """
     text = read_text_file(path, environ)
-    return _parse_json(text) if text else None
+    return _parse_json(text, _TINYDB_DECODER) if text else None
 
 
 def documents_of_key(tables: object, table: str, key: str) -> dict[str, dict[str, object]]:

@@ -402,8 +402,8 @@ def test_with_json_logs_each_unit_is_one_json_line_with_the_fields_to_search_by(
         ("ERROR", "config_error"),
         ("INFO", "ok"),
     ]
-    assert {(record["request_id"], record["trigger"], record["task"]) for record in records} == {
-        (outcome.request_id, "sqs", "widget")
+    assert {(record["request_id"], record["runtime"], record["task"]) for record in records} == {
+        (outcome.request_id, "lambda", "widget")
     }
     assert [record["message_id"] for record in records] == [
         record["messageId"] for record in shipped("sqs_mixed")["Records"]

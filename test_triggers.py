@@ -169,19 +169,18 @@ def test_each_shipped_event_gets_the_answer_its_trigger_expects(name: str) -> No
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_each_unit_of_work_logs_one_record_naming_its_trigger_request_and_message(
+def test_each_unit_of_work_logs_one_record_naming_its_source_request_and_message(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="task")
     context = FakeLambdaContext()
     handler(shipped(name), context)
-    trigger, message_ids = SHIPPED[name]
+    _, message_ids = SHIPPED[name]
     records = task_records(caplog)
-    # A direct invoke's event is the parameters: its record names no trigger.
-    expected_trigger = None if trigger == "direct" else trigger
-    assert [(record.outcome, getattr(record, "trigger", None), record.request_id) for record in records] == [
-        ("ok", expected_trigger, context.aws_request_id)
+    assert [(record.outcome, record.request_id) for record in records] == [
+        ("ok", context.aws_request_id)
     ] * len(message_ids)
+    assert records[0].source == SOURCE[name]
     assert [getattr(record, "message_id", None) for record in records] == message_ids
 
 
