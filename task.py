@@ -309,11 +309,11 @@ class Parameters:
 
     def masked(self) -> dict[str, object]:
         """Every parameter as a plain dict, with secrets shown as "***"."""
-        shown = dict(vars(self))
+        values = dict(vars(self))
         for name in self._secret_names:
-            if shown[name] is not None:  # an optional secret that is not set shows as null
-                shown[name] = MASK
-        return shown
+            if values[name] is not None:  # an optional secret that is not set shows as null
+                values[name] = MASK
+        return values
 
     def secret_values(self) -> list[str]:
         """The secrets' own text, longest first, for scrubbing it out of messages."""

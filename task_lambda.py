@@ -7,7 +7,6 @@ import json
 import logging
 
 from task import ConfigError, LambdaTask, SourceError, json_kind, runnable, shown
-from task_sources import decode_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,6 +41,8 @@ SNS = "sns"  #: an SNS topic
 EVENTBRIDGE = "eventbridge"  #: an EventBridge rule
 
 _HTTP_TRIGGERS = (REST_API, HTTP_API, ALB)
+#: SQS and SNS message ids are UUIDs; a longer "id" is no message AWS sent.
+MAX_MESSAGE_ID = 128
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}
 #: What json.dumps(allow_nan=False) raises for what it cannot encode: an unknown type or a
 #: key that is not text (TypeError), NaN, an infinity or a cycle (ValueError), too deep nesting.
@@ -117,20 +118,22 @@ class JsonTextUnit(Unit):
         json.JSONDecodeError when it is not JSON; UnicodeDecodeError when
         base64 decodes to bytes that are not UTF-8.
         """
+        import task_sources  # only for a unit with a body: a direct invoke never loads it
+
         text, holder = self._payload, self._holder
         if text is None:
             raise SourceError(f"no {holder} (expected a JSON object of parameters)")
         if not isinstance(text, str):
             raise SourceError(f"{holder} must be JSON text, got {json_kind(text)}")
         if not self._base64:
-            return decode_json(text)
+            return task_sources.decode_json(text)
         import base64  # only for a base64 body: the runtime client has not loaded it
 
         try:
             data = base64.b64decode(text, validate=True)
         except ValueError:  # binascii.Error, or text that is not ASCII; Python's words vary by version
             raise SourceError(f"{holder} is not valid base64") from None
-        return decode_json(data)
+        return task_sources.decode_json(data)
 
 
 class UnreadableRecord(Unit):
@@ -145,9 +148,8 @@ class UnreadableRecord(Unit):
     def parameters(self) -> object:
         """Raises SourceError saying why the record cannot be read."""
         if isinstance(self._payload, dict):
-            raise SourceError(
-                f'no "{self._id_key}" (a non-empty string of printable characters), so it was not run'
-            )
+            wanted = f"printable text of at most {MAX_MESSAGE_ID} characters"
+            raise SourceError(f'no "{self._id_key}" ({wanted}), so it was not run')
         raise SourceError(f"expected a record (a JSON object), got {json_kind(self._payload)}")
 
 
@@ -209,9 +211,13 @@ def _sqs_unit(record: object, position: int) -> Unit:
     if message_id is None:
         return UnreadableRecord(SQS, record, position, "messageId")
     assert isinstance(record, dict)  # it holds a message id
-    name = shown(message_id)
     return JsonTextUnit(
-        SQS, f"SQS message {name}", record.get("body"), holder='"body"', label=name, message_id=message_id
+        SQS,
+        f"SQS message {message_id}",
+        record.get("body"),
+        holder='"body"',
+        label=message_id,
+        message_id=message_id,
     )
 
 
@@ -221,22 +227,23 @@ def _sns_unit(record: object, position: int) -> Unit:
     if message_id is None:
         return UnreadableRecord(SNS, record, position, "Sns.MessageId")
     assert isinstance(notification, dict)  # it holds a message id
-    name = shown(message_id)
     return JsonTextUnit(
         SNS,
-        f"SNS message {name}",
+        f"SNS message {message_id}",
         notification.get("Message"),
         holder='"Message"',
-        label=name,
+        label=message_id,
         message_id=message_id,
     )
 
 
 def _message_id(holder: object, key: str) -> str | None:
-    """The message id `holder` carries, if it is one a response and a log line can hold as is."""
+    """The message id `holder` carries, if it is one that messages, responses and logs can repeat
+    as it is: printable (which also refuses lone surrogates) and no longer than AWS makes them."""
     message_id = holder.get(key) if isinstance(holder, dict) else None
-    # isprintable() also refuses lone surrogates, which no response or JSON log line can encode.
-    return message_id if isinstance(message_id, str) and message_id and message_id.isprintable() else None
+    if isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID and message_id.isprintable():
+        return message_id
+    return None
 
 
 # --------------------------------------------------------------------------

@@ -176,13 +176,13 @@ def test_a_document_with_bad_parameters_names_the_file_key_and_parameters(tmp_pa
 
 def test_the_file_is_parsed_once_per_run(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real_loads = json.loads
+    real_decode = json.JSONDecoder.decode
 
-    def counting_load(*args: Any, **kwargs: Any) -> object:
-        calls.append(args)
-        return real_loads(*args, **kwargs)
+    def counting_decode(decoder: json.JSONDecoder, text: str) -> object:
+        calls.append(text)
+        return real_decode(decoder, text)
 
-    monkeypatch.setattr(json, "loads", counting_load)
+    monkeypatch.setattr(json.JSONDecoder, "decode", counting_decode)
     BatchWidget(db).run()
     assert len(calls) == 1
 

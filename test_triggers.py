@@ -545,13 +545,18 @@ def test_in_a_fifo_queue_the_records_after_a_failure_are_not_run_and_are_listed_
         pytest.param("a string", "expected a record (a JSON object), got a string", id="not-an-object"),
         pytest.param(
             {"body": GOOD, "eventSource": "aws:sqs"},
-            'no "messageId" (a non-empty string of printable characters), so it was not run',
+            'no "messageId" (printable text of at most 128 characters), so it was not run',
             id="no-messageId",
         ),
         pytest.param(
             {"messageId": "\ud800", "body": GOOD, "eventSource": "aws:sqs"},
-            'no "messageId" (a non-empty string of printable characters), so it was not run',
+            'no "messageId" (printable text of at most 128 characters), so it was not run',
             id="lone-surrogate-messageId",
+        ),
+        pytest.param(
+            {"messageId": "m" * 129, "body": GOOD, "eventSource": "aws:sqs"},
+            'no "messageId" (printable text of at most 128 characters), so it was not run',
+            id="messageId-longer-than-AWS-writes",
         ),
     ],
 )
@@ -590,7 +595,7 @@ def test_an_sns_record_without_a_message_id_is_a_configuration_error(
     event = shipped("sns")
     del event["Records"][0]["Sns"]["MessageId"]
     assert refused(event, caplog) == (
-        'SNS record 1: no "Sns.MessageId" (a non-empty string of printable characters), so it was not run'
+        'SNS record 1: no "Sns.MessageId" (printable text of at most 128 characters), so it was not run'
     )
 
 
