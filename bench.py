@@ -1,4 +1,4 @@
-"""Measure the contract's performance targets (docs/performance.md): one Markdown table row each.
+"""Measure the library's performance targets (docs/performance.md): one Markdown table row each.
 
 Every figure is a ratio against a floor measured in the same run, the two
 alternating so that a shared, noisy machine slows both alike: fresh processes
@@ -41,10 +41,10 @@ PARAMS: dict[str, object] = {
     "password": "correct-horse-battery-staple",
 }
 
-#: What the contract forbids on the Lambda path: the runtime client has not loaded them.
+#: What the library keeps off the Lambda path: the runtime client has not loaded them.
 FORBIDDEN_ON_LAMBDA_PATH = ("typing", "dataclasses", "argparse", "tinydb", "base64")
 
-#: The fields of the one record each unit of work logs (the contract's "Logs").
+#: The fields of the one record each unit of work logs (docs/logs.md).
 LOG_FIELDS = ("task", "runtime", "outcome", "duration_ms", "source", "request_id")
 
 #: Appended to every child's code: its peak resident memory in KiB, as its last line.
@@ -254,7 +254,7 @@ def lambda_path_modules() -> list[Step]:
 
 
 def forbidden_modules(steps: list[Step]) -> list[Row]:
-    """Whether the Lambda path loads any module the contract keeps off it."""
+    """Whether the Lambda path loads any module the library keeps off it."""
     found = sorted(
         {
             module
