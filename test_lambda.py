@@ -98,7 +98,8 @@ FUNCTION_ENVIRONMENT = {
 
 
 def start_function(api: RuntimeAPI, **environment: str) -> FunctionProcess:
-    return FunctionProcess(api, {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT, **environment})
+    environment = {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT, **environment}
+    return FunctionProcess(api, environment, root=PROJECT_DIR)  # whatever directory pytest runs in
 
 
 @pytest.fixture(scope="module")
