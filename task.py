@@ -117,6 +117,8 @@ class ConfigError(TaskError):
     LISTED = 20
 
     def __init__(self, source: str, problems: Iterable[str]) -> None:
+        if isinstance(problems, str):  # one problem, not one per character
+            problems = [problems]
         self.source = shown(source, limit=300)
         self.problems = tuple(shown(problem, limit=300) for problem in problems)
         super().__init__(self.source, self.problems)
@@ -244,6 +246,8 @@ class Parameters:
             declared = vars(cls).get(name, REQUIRED)
             if isinstance(declared, Secret):
                 declared = declared.reveal()
+            if name in fields and name not in cls.__annotations__:  # a new default keeps the limits
+                declared = fields[name].with_default(declared)
             fields[name] = Field(cls.__qualname__, name, annotation, declared)
         cls._fields = fields
         cls._secret_names = tuple(name for name, field in fields.items() if field.kind == "Secret")
@@ -671,13 +675,12 @@ class BatchTask(Task):
         fields: dict[str, object] = {}
         if environ.get(AWS_BATCH_JOB_ID):
             fields["job_id"] = environ[AWS_BATCH_JOB_ID]
-        for field, variable in (
-            ("array_index", AWS_BATCH_JOB_ARRAY_INDEX),
-            ("attempt", AWS_BATCH_JOB_ATTEMPT),
-        ):
-            number = decimal(environ.get(variable, ""), max_digits=9)
-            if number is not None:
-                fields[field] = number
+        index = decimal(environ.get(AWS_BATCH_JOB_ARRAY_INDEX, ""), max_digits=4)
+        if index is not None and index <= MAX_ARRAY_INDEX:  # as array_index() reads it
+            fields["array_index"] = index
+        attempt = decimal(environ.get(AWS_BATCH_JOB_ATTEMPT, ""), max_digits=9)
+        if attempt is not None:
+            fields["attempt"] = attempt
         return fields
 
     def _location(self) -> tuple[str, str, str]:
@@ -701,7 +704,7 @@ class LambdaTask(Task):
     """
 
     runtime = "lambda"
-    origin = "the event"
+    origin = "what the invoker sent"
     invoker_written = True
 
     def __init__(
@@ -742,7 +745,6 @@ class EnvTask(Task):
     """
 
     runtime = "env"
-    origin = "the environment"
 
     def __init__(self, prefix: str | None = None, *, environ: Mapping[str, str] | None = None) -> None:
         self.prefix = prefix
@@ -777,6 +779,10 @@ _ELSEWHERE = {
     "FakeLambdaContext": "task_testing",
     "run_command_line": "task_cli",
 }
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_ELSEWHERE])
 
 
 def __getattr__(name: str) -> object:

@@ -75,6 +75,12 @@ class Field:
             except ValueError as exc:
                 raise TypeError(f"{owner}.{name}: the default is not valid: {exc}") from None
 
+    def with_default(self, default: object) -> object:
+        """What to declare for this field again with a new default: its limits stay."""
+        if self.limits is None or isinstance(default, _Between):
+            return default
+        return between(*self.limits, default=default)
+
     def expected(self) -> str:
         """What a valid value is, as a message says it: "an integer from 1 to 65535"."""
         expected = self.noun

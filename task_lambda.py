@@ -301,8 +301,13 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
         return _http_answer(500, _internal_error(task), event, trigger)
     try:
         return _http_answer(200, result, event, trigger)
-    except _UNENCODABLE as error:  # run() logged "ok", but the result cannot be sent
-        fields = {"task": task.name, "runtime": task.runtime, "source": task.describe_source()}
+    except _UNENCODABLE as error:  # run() logged "ok", but the result cannot be sent: the unit failed
+        fields = {
+            "task": task.name,
+            "runtime": task.runtime,
+            "outcome": "failed",
+            "source": task.describe_source(),
+        }
         logger.error(
             "%s: the result is not JSON (%s), so the request was answered 500",
             task.name,

@@ -122,10 +122,11 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
         }
         if error is not None:
-            fields["stackTrace"] = traceback.format_tb(error.__traceback__)
             fields["errorType"] = type(error).__name__
             fields["errorMessage"] = str(error)
-            fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+            if not isinstance(error, ConfigError):  # a configuration error is its message, no traceback
+                fields["stackTrace"] = traceback.format_tb(error.__traceback__)
+                fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
         core = frozenset(fields)
         for key, value in _extra_fields(record).items():
             if value is not None:
@@ -171,7 +172,7 @@ class TextLogFormatter(logging.Formatter):
         fields = [
             f"{key}={shown(value if isinstance(value, str) else _as_json(value), limit=300)}"
             for key, value in _extra_fields(record).items()
-            if key not in ("task", "outcome")  # the message says both
+            if key not in ("task", "outcome") and value is not None  # the message says both
         ]
         if fields:
             text += f" ({', '.join(fields)})"

@@ -43,10 +43,10 @@ def test_a_lambda_events_report_shows_defaults_references_and_masked_secrets(
             "Runtime: lambda",
             "Source: Lambda event",
             "Parameters (5):",
-            '  host      "db.internal"  from the event',
+            '  host      "db.internal"  from what the invoker sent',
             "  port      5432           default",
-            '  database  "widgets"      from the event',
-            '  user      "app"          from the event',
+            '  database  "widgets"      from what the invoker sent',
+            '  user      "app"          from what the invoker sent',
             "  password  ***            from $env DB_PASSWORD",
             "Valid: the task would run with these parameters.",
         ]

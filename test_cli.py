@@ -547,14 +547,22 @@ def test_a_queue_batch_with_a_failing_record_exits_1(capsys: pytest.CaptureFixtu
 BAD_HTTP_REQUEST = {"version": "2.0", "requestContext": {"http": {}}, "body": '{"port": "x"}'}
 
 
+class NotJson(Widget):
+    """A business task whose result JSON cannot carry."""
+
+    def execute(self, params: Any) -> dict[str, object]:
+        return {"ratio": float("nan")}
+
+
 @pytest.mark.parametrize(
     ("business", "event", "outcome"),
     [
         (Widget, "http_api.json", (0, 200)),
         (Failing, "http_api.json", (1, 500)),
+        (NotJson, "http_api.json", (1, 500)),
         (Widget, BAD_HTTP_REQUEST, (2, 400)),
     ],
-    ids=["ok", "failed", "config-error"],
+    ids=["ok", "failed", "result-not-json", "config-error"],
 )
 def test_an_http_request_prints_its_response_and_exits_by_its_outcome(
     business: type,

@@ -745,3 +745,20 @@ def test_a_reference_to_a_name_no_variable_can_have_is_an_error_naming_it_escape
         counting.run()
     assert caught.value.problems[0].endswith("is not a variable name")
     assert str(caught.value).isprintable()
+
+
+def test_a_new_default_for_an_inherited_parameter_keeps_its_limits() -> None:
+    class Staging(Limited):
+        port = 6543
+
+    assert Staging().port == 6543
+    with pytest.raises(ConfigError, match="port: expected an integer from 1 to 65535"):
+        Staging(port=70_000)
+
+
+def test_a_config_error_with_one_problem_given_as_text_lists_it_once() -> None:
+    assert str(ConfigError("database", "unreachable")) == "database: unreachable"
+
+
+def test_the_names_task_exports_on_first_use_are_listed_by_dir() -> None:
+    assert {"run_command_line", "FakeLambdaContext", "CheckReport"} <= set(dir(task))

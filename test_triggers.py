@@ -640,7 +640,7 @@ def test_checking_a_batch_reports_each_record_by_its_message_id_and_runs_none(
 def test_checking_any_other_event_reports_its_one_unit_by_its_trigger(name: str) -> None:
     ((label, report),) = check_event(Widget, shipped(name), environ={})
     assert (label, report.ok, report.source) == (SHIPPED[name][0], True, SOURCE[name])
-    assert ("password", "***", "from the event") in report.parameters
+    assert ("password", "***", "from what the invoker sent") in report.parameters
 
 
 def test_checking_resolves_references_in_the_environment_it_is_given() -> None:
