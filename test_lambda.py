@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,18 @@ def warm_function() -> Iterator[tuple[RuntimeAPI, FunctionProcess]]:
         yield api, function
 
 
-def log_records(function: FunctionProcess, outcome: Outcome) -> list[dict[str, Any]]:
-    """The library's JSON log lines for one invocation, in order."""
-    lines = [json.loads(line) for line in function.output.splitlines() if line.startswith("{")]
-    return [
-        line for line in lines if line.get("logger") == "task" and line["requestId"] == outcome.request_id
-    ]
+def log_records(function: FunctionProcess, outcome: Outcome, count: int) -> list[dict[str, Any]]:
+    """The library's JSON log lines for one invocation, in order, once `count` of them have arrived
+    (the function's output is read by a thread of its own, which may lag the answer a little)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in function.output.splitlines() if line.startswith("{")]
+        records = [
+            line for line in lines if line.get("logger") == "task" and line["requestId"] == outcome.request_id
+        ]
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.01)
 
 
 def assert_alive(api: RuntimeAPI, function: FunctionProcess) -> None:
@@ -395,7 +402,7 @@ def test_with_json_logs_each_unit_is_one_json_line_with_the_fields_to_search_by(
 ) -> None:
     api, function = warm_function
     outcome = api.invoke(shipped("sqs_mixed"))
-    records = log_records(function, outcome)
+    records = log_records(function, outcome, count=5)
     assert [(record["level"], record["outcome"]) for record in records] == [
         ("INFO", "ok"),
         ("ERROR", "config_error"),
