@@ -59,6 +59,7 @@ __all__ = [
     "LocalTask",
     "Parameters",
     "Secret",
+    "SourceError",
     "Task",
     "TaskError",
     "between",
@@ -163,6 +164,9 @@ def shown(text: object, *, limit: int = 60) -> str:
 
 #: What reading a source may raise besides ConfigError; config_error_from() explains each.
 READ_ERRORS = (OSError, ValueError, RecursionError)
+#: What json.dumps(allow_nan=False) raises for what JSON cannot hold: an unknown type or a key
+#: that is not text (TypeError), NaN, an infinity, a cycle or a huge int (ValueError), deep nesting.
+UNENCODABLE = (TypeError, ValueError, RecursionError)
 
 
 def config_error_from(exc: BaseException, source: str) -> ConfigError:

@@ -26,6 +26,7 @@ from task import (
     TASK_CONFIG_TABLE,
     TASK_LOG_FORMAT,
     TASK_LOG_LEVEL,
+    UNENCODABLE,
     BatchTask,
     ConfigError,
     EnvTask,
@@ -314,7 +315,7 @@ def _print_json(name: str, result: object) -> int:
     """Print a result as one line of JSON, or log that it is not JSON (NaN and infinity are not)."""
     try:
         line = json.dumps(result, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
+    except UNENCODABLE as exc:
         _log.error("%s: failed: the result is not JSON: %s", name, shown(str(exc), limit=300))
         return EXIT_FAILURE
     print(line)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from task import ConfigError, LambdaTask, SourceError, json_kind, runnable, shown
+from task import UNENCODABLE, ConfigError, LambdaTask, SourceError, json_kind, runnable, shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,9 +44,6 @@ _HTTP_TRIGGERS = (REST_API, HTTP_API, ALB)
 #: SQS and SNS message ids are UUIDs; a longer "id" is no message AWS sent.
 MAX_MESSAGE_ID = 128
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}
-#: What json.dumps(allow_nan=False) raises for what it cannot encode: an unknown type or a
-#: key that is not text (TypeError), NaN, an infinity or a cycle (ValueError), too deep nesting.
-_UNENCODABLE = (TypeError, ValueError, RecursionError)
 
 #: The trigger layer's own problems, beside the record task.py logs under "task" for each unit.
 logger = logging.getLogger("task.lambda")
@@ -301,7 +298,7 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
         return _http_answer(500, _internal_error(task), event, trigger)
     try:
         return _http_answer(200, result, event, trigger)
-    except _UNENCODABLE as error:  # run() logged "ok", but the result cannot be sent: the unit failed
+    except UNENCODABLE as error:  # run() logged "ok", but the result cannot be sent: the unit failed
         fields = {
             "task": task.name,
             "runtime": task.runtime,

@@ -15,7 +15,7 @@ import time
 import traceback
 import warnings
 
-from task import TASK_LOG_FORMAT, TASK_LOG_LEVEL, ConfigError, shown
+from task import TASK_LOG_FORMAT, TASK_LOG_LEVEL, UNENCODABLE, ConfigError, shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class JsonLogFormatter(logging.Formatter):
                 fields.setdefault(key, value)
         try:
             return json.dumps(fields, default=str, allow_nan=False)
-        except (TypeError, ValueError, RecursionError):  # a field JSON cannot hold: NaN, a cycle, a huge int
+        except UNENCODABLE:  # a field JSON cannot hold: NaN, a cycle, a huge int
             return json.dumps(
                 {key: value if key in core else shown(value, limit=300) for key, value in fields.items()}
             )
@@ -193,5 +193,5 @@ class TextLogFormatter(logging.Formatter):
 def _as_json(value: object) -> str:
     try:
         return json.dumps(value, default=str)
-    except (TypeError, ValueError, RecursionError):  # a cycle, a huge int: shown() copes
+    except UNENCODABLE:  # a cycle, a huge int: shown() copes
         return shown(value, limit=300)
