@@ -6,7 +6,6 @@ the test helpers in task_testing; this module imports none of them up front.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -137,7 +136,7 @@ class ConfigError(TaskError):
 class SourceError(TaskError, ValueError):
     """What is wrong with a source's content, said without quoting any of it.
 
-    Raised while a source is read (task_sources); config_error_from() turns it
+    Raised while a source is read (task_sources); its config_error_from() turns it
     into a ConfigError naming the source. Of other ValueErrors, only JSON's and
     UTF-8's decoding errors are explained (they say where); the rest are named
     by type only, since their messages may quote the source.
@@ -162,33 +161,11 @@ def shown(text: object, *, limit: int = 60) -> str:
     return text + "..." if cut else text
 
 
-#: What reading a source may raise besides ConfigError; config_error_from() explains each.
+#: What reading a source may raise besides ConfigError; task_sources.config_error_from() explains each.
 READ_ERRORS = (OSError, ValueError, RecursionError)
 #: What json.dumps(allow_nan=False) raises for what JSON cannot hold: an unknown type or a key
 #: that is not text (TypeError), NaN, an infinity, a cycle or a huge int (ValueError), deep nesting.
 UNENCODABLE = (TypeError, ValueError, RecursionError)
-
-
-def config_error_from(exc: BaseException, source: str) -> ConfigError:
-    """The ConfigError for an error met while reading `source`: the one boundary for foreign errors.
-
-    Raise it `from exc`. It says what went wrong without quoting the source's content.
-    """
-    return ConfigError(source, [_explain_read_error(exc)])
-
-
-def _explain_read_error(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or type(exc).__name__
-    if isinstance(exc, RecursionError):
-        return "nested too deeply to read"
-    if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8 text (bad byte at offset {exc.start})"
-    if isinstance(exc, json.JSONDecodeError):
-        if not exc.doc.strip():
-            return "empty: expected a JSON object"
-        return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-    return str(exc) if isinstance(exc, SourceError) else type(exc).__name__
 
 
 # --------------------------------------------------------------------------
@@ -396,7 +373,7 @@ class Task(ABC):
         started = time.perf_counter()
         params: Parameters | None = None
         try:
-            params = self.validate(self._load_raw())
+            params = self.validate(self.load_raw())
             result = self.execute(params)
         except BaseException as error:
             if params is not None:  # the business logic ran, and may have put a secret in a message
@@ -409,19 +386,10 @@ class Task(ABC):
         return result
 
     def check(self) -> CheckReport:
-        """Load and validate the parameters without running the business logic."""
-        from task_check import CheckReport
+        """Load and validate the parameters without running the business logic: a report."""
+        from task_check import check_task
 
-        try:
-            raw: Any = self._load_raw()
-            params = self.validate(raw)
-        except ConfigError as error:
-            return CheckReport(self.runtime, error.source, (), error.problems)
-        lines = [
-            (name, MASK if isinstance(value, Secret) else json.dumps(value), self._origin(raw, name))
-            for name, value in vars(params).items()
-        ]
-        return CheckReport(self.runtime, self.describe_source(), lines, ())
+        return check_task(self)
 
     def validate(self, raw: object) -> Parameters:
         """The business task's parameters from raw values, as run() reads them, or a ConfigError."""
@@ -458,10 +426,13 @@ class Task(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} runtime={self.runtime}>"
 
-    def _load_raw(self) -> object:
+    def load_raw(self) -> object:
+        """What load_config() returns; what reading the source raised, as a ConfigError naming it."""
         try:
             return self.load_config()
         except READ_ERRORS as exc:
+            from task_sources import config_error_from
+
             raise config_error_from(exc, self.describe_source()) from exc
 
     def _read_reference(self, name: str, reference: Any) -> str:
@@ -483,14 +454,6 @@ class Task(ABC):
         if not text:
             raise ValueError(f"$env {shown(variable)} is not set (or is empty)")
         return text
-
-    def _origin(self, raw: Mapping[str, object], name: str) -> str:
-        value = raw.get(name)
-        if name not in raw:
-            return "default"
-        if is_reference(value):
-            return f"from $env {shown(value[REFERENCE_KEY])}"  # type: ignore[index]
-        return f"from {self.origin}"
 
     def _log_end(self, outcome: str, started: float, error: BaseException | None = None) -> None:
         """Log the one record of this run: INFO when it succeeded, ERROR when it failed."""

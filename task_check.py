@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from task import MAX_ARRAY_INDEX, READ_ERRORS, ConfigError, config_error_from, json_kind, shown
+import json
+from collections.abc import Mapping
+
+from task import (
+    MASK,
+    MAX_ARRAY_INDEX,
+    READ_ERRORS,
+    REFERENCE_KEY,
+    ConfigError,
+    Secret,
+    is_reference,
+    json_kind,
+    shown,
+)
+from task_sources import config_error_from
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from task import BatchTask
+    from task import BatchTask, Task
 
     #: One checked document: its id, its array index (None without one, "invalid"
     #: when it is no index) and its problems.
     DocumentCheck = tuple[str, int | str | None, tuple[str, ...]]
 
-__all__ = ["ArrayCheckReport", "CheckReport", "check_every_document"]
+__all__ = ["ArrayCheckReport", "CheckReport", "check_every_document", "check_task"]
 
 #: How many ranges of indices (or documents by id) a line lists before it says how many more there are.
 LISTED_RANGES = 20
@@ -183,6 +197,32 @@ class ArrayCheckReport:
                 f"{self.unindexed} documents without array_index; a job that is no array job needs one"
             )
         return problems
+
+
+def check_task(task: Task) -> CheckReport:
+    """What Task.check() returns: the task's parameters as run() would read them, each with where it
+    came from; or every problem. Nothing runs."""
+    try:
+        raw = task.load_raw()
+        params = task.validate(raw)
+    except ConfigError as error:
+        return CheckReport(task.runtime, error.source, (), error.problems)
+    assert isinstance(raw, Mapping)  # validate() accepted it
+    lines = [
+        (name, MASK if isinstance(value, Secret) else json.dumps(value), _origin(task, raw, name))
+        for name, value in vars(params).items()
+    ]
+    return CheckReport(task.runtime, task.describe_source(), lines, ())
+
+
+def _origin(task: Task, raw: Mapping[str, object], name: str) -> str:
+    """Where a parameter's value came from: its default, a variable, or the source itself."""
+    if name not in raw:
+        return "default"
+    value = raw[name]
+    if is_reference(value):
+        return f"from $env {shown(value[REFERENCE_KEY])}"  # type: ignore[index]
+    return f"from {task.origin}"
 
 
 def check_every_document(task: BatchTask) -> ArrayCheckReport:

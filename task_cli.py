@@ -31,7 +31,6 @@ from task import (
     ConfigError,
     EnvTask,
     LocalTask,
-    config_error_from,
     runnable,
     shown,
 )
@@ -188,7 +187,7 @@ def _run_event_file(
 
 def _read_event(path: str, environ: Mapping[str, str]) -> object:
     """The event in a JSON file: any JSON value, null included; a ConfigError when it cannot be read."""
-    from task_sources import decode_json, read_text_file
+    from task_sources import config_error_from, decode_json, read_text_file
 
     try:
         return decode_json(read_text_file(path, environ))

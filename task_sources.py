@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import BinaryIO
 
-__all__ = ["decode_json", "documents_of_key", "find_params", "read_text_file", "read_tinydb"]
+__all__ = [
+    "config_error_from",
+    "decode_json",
+    "documents_of_key",
+    "find_params",
+    "read_text_file",
+    "read_tinydb",
+]
 
 
 def read_text_file(path: str, environ: Mapping[str, str]) -> str:
@@ -44,6 +51,28 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
             )
         data = _read_at_most(source_file, max_bytes)
     return data.decode("utf-8")
+
+
+def config_error_from(exc: BaseException, source: str) -> ConfigError:
+    """The ConfigError for an error met while reading `source`: the one boundary for foreign errors.
+
+    Raise it `from exc`. It says what went wrong without quoting the source's content.
+    """
+    return ConfigError(source, [_explain_read_error(exc)])
+
+
+def _explain_read_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (bad byte at offset {exc.start})"
+    if isinstance(exc, json.JSONDecodeError):
+        if not exc.doc.strip():
+            return "empty: expected a JSON object"
+        return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    return str(exc) if isinstance(exc, SourceError) else type(exc).__name__
 
 
 def _read_at_most(source_file: BinaryIO, max_bytes: int) -> bytes:
@@ -86,7 +115,7 @@ def decode_json(text: str | bytes) -> object:
     A duplicated key and NaN or Infinity (which are not JSON) are errors too.
     Raises a ValueError naming the place of any problem, never a value:
     SourceError, json.JSONDecodeError or UnicodeDecodeError, each of which
-    task.config_error_from() explains.
+    config_error_from() explains.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
