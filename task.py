@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     class LambdaUnit(Protocol):
         """One unit of work that the trigger layer (task_lambda) found in an event."""
 
-        trigger: str
         source: str
         message_id: str | None
 

@@ -16,7 +16,7 @@ from task import (
     json_kind,
     shown,
 )
-from task_sources import config_error_from
+from task_sources import array_index_of, config_error_from, params_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -231,8 +231,6 @@ def check_every_document(task: BatchTask) -> ArrayCheckReport:
     The one without array_index and every array child, whatever the task's own
     array index; the source is named as the task describes it.
     """
-    from task_sources import array_index_of
-
     try:
         source = task.describe_source()
         try:
@@ -257,12 +255,10 @@ def _problems_of(
     task: BatchTask, source: str, document: dict[str, object], index: int | str | None
 ) -> list[str]:
     """What keeps one document from running, as its own job would read it."""
-    from task_sources import params_of
-
     problems = []
     if index == "invalid":
         value = document["array_index"]
-        got = value if type(value) is int else json_kind(value)
+        got = shown(str(value), limit=20) if type(value) is int else json_kind(value)
         problems.append(f"array_index: expected an integer from 0 to {MAX_ARRAY_INDEX}, got {got}")
     try:
         task.validate(params_of(document))
