@@ -20,34 +20,15 @@ from task_fields import REQUIRED, Field, between, decimal, json_kind
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from typing import Any, ClassVar, NoReturn, Protocol
+    from typing import Any, ClassVar, NoReturn
 
     from task_check import CheckReport
     from task_cli import run_command_line
+    from task_lambda import Unit
     from task_testing import FakeLambdaContext
 
-    class LambdaUnit(Protocol):
-        """One unit of work that the trigger layer (task_lambda) found in an event."""
-
-        source: str
-        message_id: str | None
-
-        def parameters(self) -> object: ...
-
-
+#: What users import. The constants and helpers below serve the library's other modules.
 __all__ = [
-    "AWS_BATCH_JOB_ARRAY_INDEX",
-    "AWS_BATCH_JOB_ATTEMPT",
-    "AWS_BATCH_JOB_ID",
-    "MASK",
-    "TASK_CONFIG_DB",
-    "TASK_CONFIG_FILE",
-    "TASK_CONFIG_KEY",
-    "TASK_CONFIG_MAX_BYTES",
-    "TASK_CONFIG_TABLE",
-    "TASK_ENV_REFS",
-    "TASK_LOG_FORMAT",
-    "TASK_LOG_LEVEL",
     "BatchTask",
     "CheckReport",
     "ConfigError",
@@ -61,10 +42,8 @@ __all__ = [
     "Task",
     "TaskError",
     "between",
-    "json_kind",
     "run_command_line",
     "runnable",
-    "shown",
 ]
 
 # The environment variables the library reads.
@@ -72,13 +51,10 @@ TASK_CONFIG_FILE = "TASK_CONFIG_FILE"
 TASK_CONFIG_DB = "TASK_CONFIG_DB"
 TASK_CONFIG_KEY = "TASK_CONFIG_KEY"
 TASK_CONFIG_TABLE = "TASK_CONFIG_TABLE"
-TASK_CONFIG_MAX_BYTES = "TASK_CONFIG_MAX_BYTES"
 TASK_ENV_REFS = "TASK_ENV_REFS"
 AWS_BATCH_JOB_ID = "AWS_BATCH_JOB_ID"
 AWS_BATCH_JOB_ARRAY_INDEX = "AWS_BATCH_JOB_ARRAY_INDEX"
 AWS_BATCH_JOB_ATTEMPT = "AWS_BATCH_JOB_ATTEMPT"
-TASK_LOG_FORMAT = "TASK_LOG_FORMAT"
-TASK_LOG_LEVEL = "TASK_LOG_LEVEL"
 
 #: How a secret is shown wherever a person or a log could see it.
 MASK = "***"
@@ -86,8 +62,6 @@ MASK = "***"
 REFERENCE_KEY = "$env"
 #: TinyDB.default_table_name, kept here so that naming the source needs no import.
 TINYDB_DEFAULT_TABLE = "_default"
-#: A source file larger than this is refused unread, unless TASK_CONFIG_MAX_BYTES says otherwise.
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 #: AWS Batch runs array jobs of 2 to 10,000 children.
 MAX_ARRAY_INDEX = 9_999
 
@@ -162,9 +136,6 @@ def shown(text: object, *, limit: int = 60) -> str:
 
 #: What reading a source may raise besides ConfigError; task_sources.config_error_from() explains each.
 READ_ERRORS = (OSError, ValueError, RecursionError)
-#: What json.dumps(allow_nan=False) raises for what JSON cannot hold: an unknown type or a key
-#: that is not text (TypeError), NaN, an infinity, a cycle or a huge int (ValueError), deep nesting.
-UNENCODABLE = (TypeError, ValueError, RecursionError)
 
 
 # --------------------------------------------------------------------------
@@ -679,7 +650,7 @@ class LambdaTask(Task):
         context: object | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        unit: LambdaUnit | None = None,
+        unit: Unit | None = None,
     ) -> None:
         self.event = event
         #: The invocation's context, for business logic that wants the deadline.

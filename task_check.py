@@ -13,9 +13,9 @@ from task import (
     ConfigError,
     Secret,
     is_reference,
-    json_kind,
     shown,
 )
+from task_fields import json_kind
 from task_sources import array_index_of, config_error_from, params_of
 
 TYPE_CHECKING = False

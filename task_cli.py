@@ -24,9 +24,6 @@ from task import (
     TASK_CONFIG_FILE,
     TASK_CONFIG_KEY,
     TASK_CONFIG_TABLE,
-    TASK_LOG_FORMAT,
-    TASK_LOG_LEVEL,
-    UNENCODABLE,
     BatchTask,
     ConfigError,
     EnvTask,
@@ -34,7 +31,8 @@ from task import (
     runnable,
     shown,
 )
-from task_logging import log_settings, logging_to_stderr
+from task_fields import UNENCODABLE
+from task_logging import TASK_LOG_FORMAT, TASK_LOG_LEVEL, log_settings, logging_to_stderr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

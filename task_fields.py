@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["REQUIRED", "Field", "between", "decimal", "json_kind"]
+__all__ = ["REQUIRED", "UNENCODABLE", "Field", "between", "decimal", "json_kind"]
 
 #: Marks a parameter declared without a default.
 REQUIRED = object()
@@ -144,6 +144,11 @@ def decimal(text: str, *, max_digits: int) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= max_digits:
         return int(text)
     return None
+
+
+#: What json.dumps(allow_nan=False) raises for what JSON cannot hold: an unknown type or a key
+#: that is not text (TypeError), NaN, an infinity, a cycle or a huge int (ValueError), deep nesting.
+UNENCODABLE = (TypeError, ValueError, RecursionError)
 
 
 def json_kind(value: object) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
-from task import UNENCODABLE, ConfigError, LambdaTask, SourceError, json_kind, runnable, shown
+from task import ConfigError, LambdaTask, SourceError, runnable, shown
+from task_fields import UNENCODABLE, json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ import time
 import traceback
 import warnings
 
-from task import TASK_LOG_FORMAT, TASK_LOG_LEVEL, UNENCODABLE, ConfigError, shown
+from task import ConfigError, shown
+from task_fields import UNENCODABLE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +25,19 @@ if TYPE_CHECKING:
 
     ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
-__all__ = ["LEVELS", "JsonLogFormatter", "TextLogFormatter", "log_settings", "logging_to_stderr"]
+__all__ = [
+    "LEVELS",
+    "TASK_LOG_FORMAT",
+    "TASK_LOG_LEVEL",
+    "JsonLogFormatter",
+    "TextLogFormatter",
+    "log_settings",
+    "logging_to_stderr",
+]
+
+# The environment variables that set the command line's logging.
+TASK_LOG_FORMAT = "TASK_LOG_FORMAT"
+TASK_LOG_LEVEL = "TASK_LOG_LEVEL"
 
 #: The levels TASK_LOG_LEVEL may name, in any case; WARN as AWS Lambda's AWS_LAMBDA_LOG_LEVEL spells it.
 LEVELS = {

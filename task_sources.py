@@ -13,7 +13,7 @@ import os
 import re
 import stat
 
-from task import DEFAULT_MAX_BYTES, MAX_ARRAY_INDEX, TASK_CONFIG_MAX_BYTES, ConfigError, SourceError, shown
+from task import MAX_ARRAY_INDEX, ConfigError, SourceError, shown
 from task_fields import decimal, json_kind
 
 TYPE_CHECKING = False
@@ -29,6 +29,11 @@ __all__ = [
     "read_text_file",
     "read_tinydb",
 ]
+
+#: The environment variable that sets how large a source file may be.
+TASK_CONFIG_MAX_BYTES = "TASK_CONFIG_MAX_BYTES"
+#: A source file larger than this is refused unread, unless TASK_CONFIG_MAX_BYTES says otherwise.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 def read_text_file(path: str, environ: Mapping[str, str]) -> str:
