@@ -3,6 +3,8 @@
 Parameters in task.py builds one Field per annotation and asks it to read
 each raw value; nothing here knows about sources, references or secrets'
 masking (a Secret field reads a string, which Parameters then wraps).
+json_kind() and UNENCODABLE, which name JSON's kinds and what it cannot
+hold, are shared with the modules that read and answer JSON.
 """
 
 from __future__ import annotations
