@@ -52,7 +52,7 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
             raise SourceError(f"not a regular file ({_file_kind(status.st_mode)}), so it was not read")
         if status.st_size > max_bytes:
             raise SourceError(
-                f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes), so it was not read"
+                f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes} bytes), so it was not read"
             )
         data = _read_at_most(source_file, max_bytes)
     return data.decode("utf-8")
@@ -87,7 +87,7 @@ def _read_at_most(source_file: BinaryIO, max_bytes: int) -> bytes:
     while chunk := source_file.read(1024 * 1024):
         total += len(chunk)
         if total > max_bytes:
-            raise SourceError(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes:,} bytes)")
+            raise SourceError(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes} bytes)")
         chunks.append(chunk)
     return b"".join(chunks)
 

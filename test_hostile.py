@@ -908,9 +908,9 @@ def test_a_fifo_a_device_a_socket_or_a_directory_is_refused_at_once_without_read
 
 def test_a_file_over_the_size_limit_is_refused_naming_the_limit(file_kind: str, tmp_path: Path) -> None:
     path = tmp_path / "widget.json"
-    path.write_text("x" * 101, encoding="utf-8")  # not JSON either: it must not be read to find that out
-    error = outcome_of(widget_on(file_kind, path, {"TASK_CONFIG_MAX_BYTES": "100"}))
-    assert "TASK_CONFIG_MAX_BYTES" in str(assert_a_readable_config_error(error))
+    path.write_text("x" * 1001, encoding="utf-8")  # not JSON either: it must not be read to find that out
+    error = outcome_of(widget_on(file_kind, path, {"TASK_CONFIG_MAX_BYTES": "1000"}))
+    assert "TASK_CONFIG_MAX_BYTES (1000 bytes)" in str(assert_a_readable_config_error(error))
     assert "not valid JSON" not in str(error)
 
 
