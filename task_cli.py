@@ -123,7 +123,9 @@ def run_command_line(
             try:
                 if args.event is None:
                     return _run_task(business, args, environ)
-                return _run_event_file(business, args, environ, handler or _default_handler(business))
+                return _run_event_file(
+                    business, args, environ, handler or _default_handler(business, environ)
+                )
             except Terminated:
                 return EXIT_TERMINATED  # the run's own record says it was stopped
 
@@ -260,13 +262,14 @@ def _log_failure(name: str, error: Exception) -> str:
     return "failed"
 
 
-def _default_handler(business: type[BusinessTask]) -> Handler:
-    """The handler --event calls unless it is given one: the trigger layer, as assignment.handler uses it."""
+def _default_handler(business: type[BusinessTask], environ: Mapping[str, str]) -> Handler:
+    """The handler --event calls unless it is given one: the trigger layer, as assignment.handler uses it,
+    reading `environ`."""
 
     def handle(event: object, context: object) -> object:
         import task_lambda
 
-        return task_lambda.handle_event(business, event, context)
+        return task_lambda.handle_event(business, event, context, environ=environ)
 
     return handle
 

@@ -11,7 +11,7 @@ from task_fields import UNENCODABLE, json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from task_check import CheckReport
 
@@ -248,30 +248,37 @@ def _message_id(holder: object, key: str) -> str | None:
 # Running the units, and answering as each trigger expects
 
 
-def handle_event(business: type, event: object, context: object) -> object:
+def handle_event(
+    business: type, event: object, context: object, *, environ: Mapping[str, str] | None = None
+) -> object:
     """Run `business` once per unit of work in `event`, and answer as its trigger expects.
 
     What assignment.handler does. HTTP triggers get a response (200; 400 for a
     ConfigError; 500 for any other exception, or a result that is not JSON);
     SQS gets the records that failed in `batchItemFailures`; for SNS,
     EventBridge and a direct invoke an exception propagates (run() has
-    scrubbed its secrets) and Lambda reports it.
+    scrubbed its secrets) and Lambda reports it. `environ` replaces
+    os.environ for the tasks, as in LambdaTask.
     """
+    task_class: type[LambdaTask] = runnable(business, LambdaTask)
+
+    def task_for(unit: Unit | None) -> LambdaTask:
+        return task_class(event, context, environ=environ, unit=unit)
+
     trigger = trigger_of(event)
-    task_class = runnable(business, LambdaTask)
     if trigger == DIRECT:  # the event is the parameters: LambdaTask reads and names it with no Unit
-        return task_class(event, context).run()
+        return task_for(None).run()
     assert isinstance(event, dict)  # trigger_of() found a trigger's keys in it
     units = _units(event, trigger)
     if trigger in _HTTP_TRIGGERS:
-        return _http_response(task_class(event, context, unit=units[0]), event, trigger)
+        return _http_response(task_for(units[0]), event, trigger)
     if trigger == SQS:
-        return _batch_response(task_class, event, context, units)
+        return _batch_response(task_for, _is_fifo(event), units)
     if trigger == SNS:
         for unit in units:
-            task_class(event, context, unit=unit).run()
+            task_for(unit).run()
         return None  # Lambda discards what an SNS-triggered function returns
-    return task_class(event, context, unit=units[0]).run()  # EventBridge
+    return task_for(units[0]).run()  # EventBridge
 
 
 def check_event(
@@ -338,7 +345,7 @@ def _http_answer(status: int, body: object, event: dict[str, object], trigger: s
 
 
 def _batch_response(
-    task_class: type[LambdaTask], event: object, context: object, units: list[Unit]
+    task_for: Callable[[Unit], LambdaTask], fifo: bool, units: list[Unit]
 ) -> dict[str, list[dict[str, str]]]:
     """Run each queue record, and list those that failed so that only they return to the queue.
 
@@ -347,14 +354,13 @@ def _batch_response(
     without a message id is listed with an empty one, which makes Lambda
     return the whole batch to the queue: a record nobody can name is not lost.
     """
-    fifo = _is_fifo(event)
     failures: list[dict[str, str]] = []
     for unit in units:
         if fifo and failures:
             failures.append({"itemIdentifier": unit.message_id or ""})  # not run, to keep the order
             continue
         try:
-            task_class(event, context, unit=unit).run()
+            task_for(unit).run()
         except Exception:  # run() logged it
             failures.append({"itemIdentifier": unit.message_id or ""})
     return {"batchItemFailures": failures}

@@ -51,9 +51,7 @@ def read_text_file(path: str, environ: Mapping[str, str]) -> str:
         if not stat.S_ISREG(status.st_mode):
             raise SourceError(f"not a regular file ({_file_kind(status.st_mode)}), so it was not read")
         if status.st_size > max_bytes:
-            raise SourceError(
-                f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes} bytes), so it was not read"
-            )
+            raise SourceError(f"larger than {TASK_CONFIG_MAX_BYTES} ({max_bytes} bytes), so it was not read")
         data = _read_at_most(source_file, max_bytes)
     return data.decode("utf-8")
 

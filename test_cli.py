@@ -596,6 +596,28 @@ def test_a_direct_invoke_that_raises_prints_nothing_and_logs_why(
     assert SECRET not in captured.err
 
 
+@pytest.mark.parametrize("check", [[], ["--check"]], ids=["run", "check"])
+@pytest.mark.parametrize(
+    ("environ", "status"),
+    [({"TASK_ENV_REFS": "DB_PASSWORD", "DB_PASSWORD": SECRET}, 0), ({"DB_PASSWORD": SECRET}, 2)],
+    ids=["reference-allowed", "reference-not-listed"],
+)
+def test_event_resolves_references_in_the_environment_it_is_given(
+    check: list[str],
+    environ: dict[str, str],
+    status: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("TASK_ENV_REFS", raising=False)
+    monkeypatch.delenv("DB_PASSWORD", raising=False)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(widget_params(password={"$env": "DB_PASSWORD"})))
+    assert run_command_line(Widget, ["--event", str(path), *check], environ=environ) == status
+    assert SECRET not in capsys.readouterr().out
+
+
 def test_event_calls_the_handler_it_is_given_with_a_stand_in_context(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
