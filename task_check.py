@@ -20,7 +20,7 @@ from task_sources import array_index_of, config_error_from, params_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from task import BatchTask, Task
 
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ArrayCheckReport", "CheckReport", "check_every_document", "check_task"]
 
-#: How many ranges of indices (or documents by id) a line lists before it says how many more there are.
+#: How many ranges of indices a line lists before it says how many more there are.
 LISTED_RANGES = 20
-#: How many invalid documents, or groups of documents with the same problems, a report lists.
+#: How many invalid documents a report lists before it says how many more there are.
 LISTED_DOCUMENTS = 50
 
 
@@ -144,7 +144,7 @@ class ArrayCheckReport:
         return not (self.read_problems or self.invalid or self._key_problems())
 
     def render(self, runtime_reason: str | None = None) -> str:
-        """The report for a person, short whatever the number of documents: ranges, and lists capped."""
+        """The report for a person, short whatever the number of documents: index ranges, capped lists."""
         lines = _heading(self.runtime, self.source, runtime_reason)
         if self.read_problems:
             lines.append(f"Problems ({len(self.read_problems)}):")
@@ -152,23 +152,22 @@ class ArrayCheckReport:
             lines.append("Invalid: the documents could not be read; nothing was run.")
             return "\n".join(lines)
         if self.invalid:
-            lines.append(f"Invalid documents ({len(self.invalid):,}):")
-            groups = _grouped(self.invalid)
-            for problems, documents in groups[:LISTED_DOCUMENTS]:
-                lines.append(f"  {_group_label(documents)}:")
+            lines.append(f"Invalid documents ({len(self.invalid)}):")
+            for doc_id, index, problems in self.invalid[:LISTED_DOCUMENTS]:
+                lines.append(f"  {_label(doc_id, index)}:")
                 lines.extend(f"    - {problem}" for problem in problems)
-            unlisted = sum(len(documents) for _, documents in groups[LISTED_DOCUMENTS:])
-            if unlisted:
-                lines.append(f"  and {unlisted:,} more invalid documents")
+            unlisted = len(self.invalid) - LISTED_DOCUMENTS
+            if unlisted > 0:
+                lines.append(f"  and {unlisted} more invalid documents")
         valid = self.document_count - len(self.invalid)
         lines.append(
-            f"Documents: {valid:,} of {self.document_count:,} valid; {self.unindexed:,} without array_index"
+            f"Documents: {valid} of {self.document_count} valid; {self.unindexed} without array_index"
         )
         if self.size:
-            lines.append(f"Array size: {self.size:,} (the highest array_index plus one)")
-            lines.append(f"Missing indices ({len(self.missing):,}): {_ranges(self.missing) or 'none'}")
+            lines.append(f"Array size: {self.size} (the highest array_index plus one)")
+            lines.append(f"Missing indices ({len(self.missing)}): {_ranges(self.missing) or 'none'}")
             lines.append(
-                f"Indices in several documents ({len(self.repeated):,}): {_ranges(self.repeated) or 'none'}"
+                f"Indices in several documents ({len(self.repeated)}): {_ranges(self.repeated) or 'none'}"
             )
         else:
             lines.append("Array size: 0 (no document has an array_index)")
@@ -289,33 +288,6 @@ def _label(doc_id: str, index: int | str | None) -> str:
     return f"document {shown(doc_id)}"
 
 
-def _grouped(
-    invalid: Iterable[DocumentCheck],
-) -> list[tuple[tuple[str, ...], list[tuple[str, int | str | None]]]]:
-    """The invalid documents grouped by their problems, in file order: (problems, [(doc id, index)])."""
-    groups: dict[tuple[str, ...], list[tuple[str, int | str | None]]] = {}
-    for doc_id, index, problems in invalid:
-        groups.setdefault(problems, []).append((doc_id, index))
-    return list(groups.items())
-
-
-def _group_label(documents: Sequence[tuple[str, int | str | None]]) -> str:
-    """Documents with the same problems, named together: "array_index 0-9999" rather than 10,000 times."""
-    labels = []
-    if any(index is None for _, index in documents):
-        labels.append("no array_index")
-    indices = sorted(index for _, index in documents if isinstance(index, int))
-    if indices:
-        labels.append(f"array_index {_ranges(indices)}")
-    by_id = [_label(doc_id, index) for doc_id, index in documents if isinstance(index, str)]
-    if by_id:
-        more = len(by_id) - LISTED_RANGES
-        listed = ", ".join(by_id[:LISTED_RANGES])
-        labels.append(f"{listed} and {more:,} more" if more > 0 else listed)
-    count = f" ({len(documents):,} documents)" if len(documents) > 1 else ""
-    return ", ".join(labels) + count
-
-
 def _ranges(indices: Sequence[int]) -> str:
     """Sorted indices as ranges, "0-4, 7, 9-12", the first LISTED_RANGES of them, then how many more."""
     ranges: list[tuple[int, int]] = []
@@ -326,4 +298,4 @@ def _ranges(indices: Sequence[int]) -> str:
             ranges.append((index, index))
     listed = ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges[:LISTED_RANGES])
     rest = sum(high - low + 1 for low, high in ranges[LISTED_RANGES:])
-    return f"{listed} and {rest:,} more" if rest else listed
+    return f"{listed} and {rest} more" if rest else listed

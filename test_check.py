@@ -287,19 +287,25 @@ def test_a_file_nested_too_deeply_is_the_one_problem_naming_the_source(tmp_path:
     assert report.source == f"TinyDB file {tmp_path / 'tasks.json'}, table '_default', key 'widget'"
 
 
-def test_documents_with_the_same_problems_are_named_together_as_ranges() -> None:
+def test_documents_with_the_same_problems_are_each_named_by_array_index_or_id() -> None:
     same = ("password: $env DB_PASSWORD is not set (or is empty)",)
     checks: list[tuple[str, int | str | None, tuple[str, ...]]] = [
-        (str(index), index, same) for index in range(10_000)
+        ("x", None, same),
+        ("1", 1, same),
+        ("y", "invalid", same),
+        ("3", 3, same),
     ]
-    checks += [("x", None, same), ("y", "invalid", same), ("z", 42, ("port: expected an integer",))]
     report = ArrayCheckReport("batch", "TinyDB file t.json", checks)
-    assert report.render().splitlines()[2:7] == [
-        "Invalid documents (10,003):",
-        "  no array_index, array_index 0-9999, document y (10,002 documents):",
+    assert report.render().splitlines()[2:11] == [
+        "Invalid documents (4):",
+        "  no array_index:",
         "    - password: $env DB_PASSWORD is not set (or is empty)",
-        "  array_index 42:",
-        "    - port: expected an integer",
+        "  array_index 1:",
+        "    - password: $env DB_PASSWORD is not set (or is empty)",
+        "  document y:",
+        "    - password: $env DB_PASSWORD is not set (or is empty)",
+        "  array_index 3:",
+        "    - password: $env DB_PASSWORD is not set (or is empty)",
     ]
 
 
@@ -316,28 +322,19 @@ def test_a_report_lists_the_first_50_invalid_documents_then_how_many_more() -> N
     report = ArrayCheckReport("batch", "TinyDB file t.json", checks)
     lines = report.render().splitlines()
     assert lines[2:5] == [
-        "Invalid documents (300,000):",
+        "Invalid documents (300000):",
         "  array_index 0:",
         "    - colour0: unknown parameter",
     ]
     assert lines[101:106] == [
         "  array_index 49:",
         "    - colour49: unknown parameter",
-        "  and 299,950 more invalid documents",
-        "Documents: 0 of 300,000 valid; 0 without array_index",
-        "Array size: 300,000 (the highest array_index plus one)",
+        "  and 299950 more invalid documents",
+        "Documents: 0 of 300000 valid; 0 without array_index",
+        "Array size: 300000 (the highest array_index plus one)",
     ]
     assert len(lines) == 109
     assert len(report.problems) == 300_000  # every problem, for Python code
-
-
-def test_documents_without_an_index_or_with_a_bad_one_are_named_once_or_a_few() -> None:
-    same = ("port: expected an integer",)
-    checks: list[tuple[str, int | str | None, tuple[str, ...]]] = [(f"n{i}", None, same) for i in range(1000)]
-    checks += [(f"d{i}", "invalid", same) for i in range(30)]
-    lines = ArrayCheckReport("batch", "TinyDB file t.json", checks).render().splitlines()
-    listed = ", ".join(f"document d{i}" for i in range(20))
-    assert lines[3] == f"  no array_index, {listed} and 10 more (1,030 documents):"
 
 
 def test_a_failed_checks_record_names_the_source_as_its_report_does(
