@@ -258,6 +258,11 @@ class Parameters:
         return tuple(cls._fields)
 
     @classmethod
+    def is_required(cls, name: str) -> bool:
+        """Whether the parameter `name` must be given: it has no default and is not optional."""
+        return cls._fields[name].required
+
+    @classmethod
     def is_secret(cls, name: str) -> bool:
         """Whether the parameter `name` is declared as a Secret."""
         return name in cls._secret_names
@@ -689,16 +694,21 @@ class EnvTask(Task):
             self.environ = environ
 
     def load_config(self) -> object:
-        # Each variable becomes a reference, so run() parses it by its declared
-        # type exactly as it parses any other $env value. A variable that names
-        # no parameter keeps its own name, for run() to report as unknown.
+        # Each parameter is a reference to its variable, so run() parses it by its
+        # declared type exactly as it parses any other $env value, and names the
+        # variable of a required one that is unset. A variable that names no
+        # parameter keeps its own name, for run() to report as unknown.
         prefix = self._prefix()
-        parameter_names = {name.upper(): name for name in self.parameters.field_names()}
-        return {
-            parameter_names.get(variable[len(prefix) :], variable): {REFERENCE_KEY: variable}
+        variables = {f"{prefix}{name.upper()}": name for name in self.parameters.field_names()}
+        raw = {
+            variables.get(variable, variable): {REFERENCE_KEY: variable}
             for variable, text in self.environ.items()
             if variable.startswith(prefix) and text
         }
+        for variable, name in variables.items():
+            if name not in raw and self.parameters.is_required(name):
+                raw[name] = {REFERENCE_KEY: variable}
+        return raw
 
     def describe_source(self) -> str:
         return f"environment variables {shown(self._prefix())}*"
