@@ -84,12 +84,13 @@ class ConfigError(TaskError):
     The message is built here from the name of the source and a list of
     problems that each name a parameter or a part of the source, never a value.
     Every problem is kept in `problems`; the message lists the first 20.
+    ConfigError("...") alone, as business logic may raise it, is just a message.
     """
 
     #: How many problems the message lists before it says how many more there are.
     LISTED = 20
 
-    def __init__(self, source: str, problems: Iterable[str]) -> None:
+    def __init__(self, source: str, problems: Iterable[str] = ()) -> None:
         if isinstance(problems, str):  # one problem, not one per character
             problems = [problems]
         self.source = shown(source, limit=300)
@@ -97,6 +98,8 @@ class ConfigError(TaskError):
         super().__init__(self.source, self.problems)
 
     def __str__(self) -> str:
+        if not self.problems:
+            return self.source
         if len(self.problems) == 1:
             return f"{self.source}: {self.problems[0]}"
         listed = "; ".join(self.problems[: self.LISTED])

@@ -756,8 +756,19 @@ def test_a_new_default_for_an_inherited_parameter_keeps_its_limits() -> None:
         Staging(port=70_000)
 
 
-def test_a_config_error_with_one_problem_given_as_text_lists_it_once() -> None:
-    assert str(ConfigError("database", "unreachable")) == "database: unreachable"
+@pytest.mark.parametrize(
+    ("arguments", "message", "problems"),
+    [
+        (("database", "unreachable"), "database: unreachable", ("unreachable",)),
+        (("the database refused the login",), "the database refused the login", ()),
+    ],
+    ids=["one-problem-as-text", "just-a-message"],
+)
+def test_a_config_error_raised_by_hand_reads_as_written(
+    arguments: tuple[str, ...], message: str, problems: tuple[str, ...]
+) -> None:
+    error = ConfigError(*arguments)
+    assert (str(error), error.problems) == (message, problems)
 
 
 def test_the_names_task_exports_on_first_use_are_listed_by_dir() -> None:
