@@ -162,7 +162,9 @@ def json_kind(value: object) -> str:
     if isinstance(value, int):
         return "an integer"
     if isinstance(value, float):
-        return "a number with a fraction or exponent"
+        return (
+            "a number with a fraction or exponent" if math.isfinite(value) else "NaN or Infinity (not JSON)"
+        )
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):

@@ -115,8 +115,10 @@ def _max_bytes(environ: Mapping[str, str]) -> int:
 def decode_json(text: str | bytes) -> object:
     """Decode JSON that a person or an invoker wrote, strictly.
 
-    A duplicated key and NaN or Infinity (which are not JSON) are errors too.
-    Raises a ValueError naming the place of any problem, never a value:
+    A duplicated key is an error too. NaN and Infinity, which are not JSON but
+    which Python's parser reads as floats, are left for the parameter they
+    are given for to refuse (Field reads only finite numbers), so that the
+    error names it. Raises a ValueError naming the place of any problem, never a value:
     SourceError, json.JSONDecodeError or UnicodeDecodeError, each of which
     config_error_from() explains.
     """
@@ -137,10 +139,6 @@ def _parse_json(text: str, decoder: json.JSONDecoder) -> object:
         raise SourceError(f"an integer of more than 4,300 digits{_long_integer_place(text)}") from None
 
 
-def _not_json(constant: str) -> object:
-    raise SourceError(f"{constant} is not JSON (JSON has no NaN or Infinity)")
-
-
 def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     decoded = dict(pairs)
     if len(decoded) < len(pairs):
@@ -155,7 +153,7 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, obj
 #: What json.load uses, so what TinyDB reads its file with: the last of duplicated keys wins.
 _TINYDB_DECODER = json.JSONDecoder()
 #: For what people and invokers write; made once, as json.loads() with hooks would make one per call.
-_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates, parse_constant=_not_json)
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
 
 
 def _long_integer_place(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,22 @@ from conftest import widget_params, write_tinydb
 from task import ConfigError
 
 
+@pytest.mark.parametrize("runtime", ["local", "batch"])
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
-def test_nan_and_infinity_in_the_local_file_are_not_json(constant: str, tmp_path: Path) -> None:
-    path = tmp_path / "widget.json"
-    path.write_text(f'{{"host": "h", "port": {constant}}}', encoding="utf-8")
-    with pytest.raises(ConfigError, match=f"{constant.lstrip('-')} is not JSON"):
-        LocalWidget(path).run()
+def test_nan_and_infinity_are_refused_naming_the_parameter(
+    runtime: str, constant: str, tmp_path: Path
+) -> None:
+    params = widget_params(port=0)
+    text = json.dumps(params).replace('"port": 0', f'"port": {constant}')
+    if runtime == "batch":
+        text = f'{{"_default": {{"1": {{"task": "widget", "params": {text}}}}}}}'
+    path = tmp_path / "config.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        (LocalWidget(path) if runtime == "local" else BatchWidget(path)).run()
+    assert caught.value.problems == (
+        "port: expected an integer from 1 to 65535, got NaN or Infinity (not JSON)",
+    )
 
 
 def test_a_bad_array_index_is_reported_before_the_file_is_read(tmp_path: Path) -> None:
