@@ -6,6 +6,7 @@ the test helpers in task_testing; this module imports none of them up front.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -223,8 +224,9 @@ class Parameters:
     ) -> tuple[Parameters, list[str]]:
         """Check raw values against the fields: the parameters, valid only if there are no problems.
 
-        Every problem is listed. A {"$env": NAME} value is read with
-        `read_reference(parameter, reference)` and parsed as text; without a
+        Every problem is listed. With a reader, an object is a reference,
+        {"$env": NAME}, as no parameter's value can be one: it is read with
+        `read_reference(parameter, reference)` and parsed as text. Without a
         reader it is just a value of the wrong kind.
         """
         params = cls.__new__(cls)
@@ -239,7 +241,7 @@ class Parameters:
                 continue
             value = values[name]
             try:
-                if read_reference is not None and is_reference(value):
+                if isinstance(value, dict) and read_reference is not None:
                     checked[name] = _from_reference(field, read_reference(name, value), value)
                 else:
                     checked[name] = field.from_json(value)
@@ -305,11 +307,6 @@ def _from_reference(field: Field, text: str, reference: Any) -> object:
         return field.from_text(text)
     except ValueError as exc:
         raise ValueError(f"$env {shown(reference[REFERENCE_KEY])}: {exc}") from None
-
-
-def is_reference(value: object) -> bool:
-    """Whether a raw value is a reference to an environment variable, {"$env": NAME}."""
-    return type(value) is dict and REFERENCE_KEY in value
 
 
 # --------------------------------------------------------------------------
@@ -415,7 +412,7 @@ class Task(ABC):
 
     def _read_reference(self, name: str, reference: Any) -> str:
         """The text of the variable a {"$env": NAME} value names, or ValueError saying why not."""
-        variable = reference[REFERENCE_KEY]
+        variable = reference.get(REFERENCE_KEY)
         if len(reference) != 1 or not isinstance(variable, str) or not variable:
             raise ValueError('a reference must be {"$env": "VARIABLE_NAME"} and nothing else')
         if not variable.isprintable() or "=" in variable:
@@ -501,24 +498,19 @@ def _names_a_runtime_uses(runtimes: list[type]) -> set[str]:
     return {name for name in defined if not name.startswith("__")} - {"execute"} | {"__init__"}
 
 
+@functools.cache  # one class per (business mixin, runtime) pair, found or defined once
 def runnable(business: type, runtime: type) -> type[Any]:
     """The class that runs a business mixin in a runtime: Widget and LocalTask give LocalWidget.
 
     That is the class its module defines (class LocalWidget(Widget, LocalTask)),
     or, where there is none, one defined here the same way.
     """
-    made = _runnable_classes.get((business, runtime))
-    if made is None:
-        subclasses: list[type] = runtime.__subclasses__()
-        defined = [cls for cls in subclasses if cls.__bases__ == (business, runtime)]
-        name = runtime.__name__.removesuffix("Task") + business.__name__
-        made = defined[0] if defined else type(name, (business, runtime), {"__module__": business.__module__})
-        _runnable_classes[business, runtime] = made
-    return made
-
-
-#: What runnable() found or defined, by (business mixin, runtime): one class per pair.
-_runnable_classes: dict[tuple[type, type], type] = {}
+    subclasses: list[type] = runtime.__subclasses__()
+    defined = [cls for cls in subclasses if cls.__bases__ == (business, runtime)]
+    if defined:
+        return defined[0]
+    name = runtime.__name__.removesuffix("Task") + business.__name__
+    return type(name, (business, runtime), {"__module__": business.__module__})
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from task import (
     REFERENCE_KEY,
     ConfigError,
     Secret,
-    is_reference,
     shown,
 )
 from task_fields import json_kind
@@ -219,8 +218,8 @@ def _origin(task: Task, raw: Mapping[str, object], name: str) -> str:
     if name not in raw:
         return "default"
     value = raw[name]
-    if is_reference(value):
-        return f"from $env {shown(value[REFERENCE_KEY])}"  # type: ignore[index]
+    if isinstance(value, dict) and REFERENCE_KEY in value:
+        return f"from $env {shown(value[REFERENCE_KEY])}"
     return f"from {task.origin}"
 
 

@@ -391,8 +391,14 @@ def test_text_that_does_not_parse_is_an_error_without_the_text(runtime: str, tmp
     assert SECRET not in str(caught.value)
 
 
-@pytest.mark.parametrize("reference", [{"$env": ""}, {"$env": 5}, {"$env": "A", "default": "x"}])
-def test_a_malformed_reference_is_an_error(reference: object, json_runtime: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize(
+    "reference",
+    [{"$env": ""}, {"$env": 5}, {"$env": "A", "default": "x"}, {}, {"env": "A"}],
+    ids=["empty-name", "not-text", "more-keys", "empty-object", "no-$env-key"],
+)
+def test_a_malformed_reference_or_any_other_object_is_an_error(
+    reference: object, json_runtime: str, tmp_path: Any
+) -> None:
     with pytest.raises(ConfigError, match=r'password: a reference must be \{"\$env": "VARIABLE_NAME"\}'):
         build_widget(json_runtime, widget_params(password=reference), tmp_path, {"A": "x"}).run()
 
