@@ -75,7 +75,7 @@ class EnvWidget(Widget, EnvTask):
 
 def handler(event: object, context: object = None) -> object:
     """The AWS Lambda entry point, `assignment.handler`: any trigger, one run per unit of work."""
-    return handle_event(Widget, event, context)
+    return handle_event(LambdaWidget, event, context)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

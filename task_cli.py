@@ -27,6 +27,7 @@ from task import (
     BatchTask,
     ConfigError,
     EnvTask,
+    LambdaTask,
     LocalTask,
     runnable,
     shown,
@@ -199,7 +200,7 @@ def _check_event(business: type[BusinessTask], event: object, reason: str, envir
     """Validate every unit of work in an event without running any, and print one report each."""
     import task_lambda
 
-    reports = task_lambda.check_event(business, event, environ=environ)
+    reports = task_lambda.check_event(runnable(business, LambdaTask), event, environ=environ)
     status = EXIT_OK
     for number, (label, report) in enumerate(reports, start=1):
         if number > 1:
@@ -269,7 +270,7 @@ def _default_handler(business: type[BusinessTask], environ: Mapping[str, str]) -
     def handle(event: object, context: object) -> object:
         import task_lambda
 
-        return task_lambda.handle_event(business, event, context, environ=environ)
+        return task_lambda.handle_event(runnable(business, LambdaTask), event, context, environ=environ)
 
     return handle
 

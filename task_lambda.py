@@ -3,10 +3,11 @@ trigger expects; the tasks that run the units, and log them, live in task.py."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
-from task import ConfigError, LambdaTask, SourceError, runnable, shown
+from task import ConfigError, LambdaTask, SourceError, shown
 from task_fields import UNENCODABLE, json_kind
 
 TYPE_CHECKING = False
@@ -249,9 +250,9 @@ def _message_id(holder: object, key: str) -> str | None:
 
 
 def handle_event(
-    business: type, event: object, context: object, *, environ: Mapping[str, str] | None = None
+    task_class: type[LambdaTask], event: object, context: object, *, environ: Mapping[str, str] | None = None
 ) -> object:
-    """Run `business` once per unit of work in `event`, and answer as its trigger expects.
+    """Run `task_class` (as LambdaWidget) once per unit of work in `event`; answer as its trigger expects.
 
     What assignment.handler does. HTTP triggers get a response (200; 400 for a
     ConfigError; 500 for any other exception, or a result that is not JSON);
@@ -260,15 +261,17 @@ def handle_event(
     scrubbed its secrets) and Lambda reports it. `environ` replaces
     os.environ for the tasks, as in LambdaTask.
     """
-    task_class: type[LambdaTask] = runnable(business, LambdaTask)
-
-    def task_for(unit: Unit | None) -> LambdaTask:
-        return task_class(event, context, environ=environ, unit=unit)
-
+    make_task: Callable[..., LambdaTask] = task_class
+    if environ is not None:  # for tests and the command line; in Lambda the tasks read os.environ
+        make_task = functools.partial(task_class, environ=environ)
     trigger = trigger_of(event)
     if trigger == DIRECT:  # the event is the parameters: LambdaTask reads and names it with no Unit
-        return task_for(None).run()
+        return make_task(event, context).run()
     assert isinstance(event, dict)  # trigger_of() found a trigger's keys in it
+
+    def task_for(unit: Unit) -> LambdaTask:
+        return make_task(event, context, unit=unit)
+
     units = _units(event, trigger)
     if trigger in _HTTP_TRIGGERS:
         return _http_response(task_for(units[0]), event, trigger)
@@ -282,13 +285,12 @@ def handle_event(
 
 
 def check_event(
-    business: type, event: object, *, environ: Mapping[str, str] | None = None
+    task_class: type[LambdaTask], event: object, *, environ: Mapping[str, str] | None = None
 ) -> list[tuple[str, CheckReport]]:
     """Validate every unit of work in `event` without running any: (label, report) per unit.
 
     A queue record's label is its message id; any other unit's is its trigger.
     """
-    task_class = runnable(business, LambdaTask)
     return [
         (unit.label, task_class(event, None, environ=environ, unit=unit).check()) for unit in units_of(event)
     ]

@@ -311,6 +311,7 @@ NOT_JSON_FUNCTION = f"""
 import datetime, math, sys
 sys.path.insert(0, {str(PROJECT_DIR)!r})
 from assignment import WidgetParams
+from task import LambdaTask
 from task_lambda import handle_event
 
 class NotJson:
@@ -320,8 +321,11 @@ class NotJson:
     def execute(self, params):
         return {{"date": {{"value": datetime.date(2024, 1, 31)}}, "nan": {{"value": math.nan}}}}[params.host]
 
+class LambdaNotJson(NotJson, LambdaTask):
+    pass
+
 def handler(event, context):
-    return handle_event(NotJson, event, context)
+    return handle_event(LambdaNotJson, event, context)
 """
 
 

@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from assignment import LambdaWidget, Widget, WidgetParams, handler
+from assignment import LambdaWidget, WidgetParams, handler
 from conftest import DROP, PROJECT_DIR, SECRET, Failing, shipped_result, widget_params
-from task import ConfigError, Parameters, SourceError
+from task import ConfigError, LambdaTask, Parameters, SourceError, runnable
 from task_lambda import check_event, handle_event, trigger_of, units_of
 from task_testing import FakeLambdaContext
 
@@ -391,7 +391,7 @@ def test_a_failure_of_the_business_logic_is_a_500_that_says_nothing_of_it(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     context = FakeLambdaContext()
-    answer = handle_event(LeakyFailing, with_parameters(name, widget_params()), context)
+    answer = handle_event(runnable(LeakyFailing, LambdaTask), with_parameters(name, widget_params()), context)
     assert answer["statusCode"] == 500  # type: ignore[index]
     assert json.loads(answer["body"]) == {  # type: ignore[index]
         "errorMessage": "internal error: the function's log says why",
@@ -432,7 +432,9 @@ def test_a_result_that_is_not_json_is_a_500_that_says_nothing_of_it_and_is_logge
 ) -> None:
     caplog.set_level(logging.INFO, logger="task")
     context = FakeLambdaContext()
-    answer: Any = handle_event(returning(result), with_parameters(name, widget_params()), context)
+    answer: Any = handle_event(
+        runnable(returning(result), LambdaTask), with_parameters(name, widget_params()), context
+    )
     assert answer["statusCode"] == 500
     assert json.loads(answer["body"]) == {
         "errorMessage": "internal error: the function's log says why",
@@ -455,14 +457,21 @@ def test_a_result_that_is_not_json_is_returned_as_is_for_the_runtime_client_to_r
     name: str, result: object, problem: str
 ) -> None:
     assert (
-        handle_event(returning(result), with_parameters(name, widget_params()), FakeLambdaContext()) is result
+        handle_event(
+            runnable(returning(result), LambdaTask),
+            with_parameters(name, widget_params()),
+            FakeLambdaContext(),
+        )
+        is result
     )
 
 
 @pytest.mark.parametrize("name", RAISING)
 def test_a_failure_of_the_business_logic_propagates_scrubbed_with_its_own_type(name: str) -> None:
     with pytest.raises(RuntimeError) as caught:
-        handle_event(LeakyFailing, with_parameters(name, widget_params()), FakeLambdaContext())
+        handle_event(
+            runnable(LeakyFailing, LambdaTask), with_parameters(name, widget_params()), FakeLambdaContext()
+        )
     assert str(caught.value) == "the database refused ***"
 
 
@@ -471,7 +480,7 @@ def test_a_record_whose_business_logic_fails_is_listed_for_the_queue_to_return(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = with_parameters(name, widget_params())
-    answer = handle_event(LeakyFailing, event, FakeLambdaContext())
+    answer = handle_event(runnable(LeakyFailing, LambdaTask), event, FakeLambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert [record.outcome for record in task_records(caplog)] == ["failed"]
     assert SECRET not in caplog.text
@@ -586,7 +595,9 @@ def test_each_record_runs_in_a_task_of_its_own(caplog: pytest.LogCaptureFixture)
             return {}
 
     event = sqs_batch(json.dumps(widget_params(host="first")), json.dumps(widget_params(host="second")))
-    assert handle_event(Remembering, event, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert handle_event(runnable(Remembering, LambdaTask), event, FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
 
 
 def test_an_sns_record_without_a_message_id_is_a_configuration_error(
@@ -624,7 +635,7 @@ def test_checking_a_batch_reports_each_record_by_its_message_id_and_runs_none(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="task")
-    checked = check_event(Widget, shipped("sqs_mixed"), environ={})
+    checked = check_event(LambdaWidget, shipped("sqs_mixed"), environ={})
     assert [(label, report.ok) for label, report in checked] == [
         ("059f36b4-87a3-44ab-83d2-661975830a7d", True),
         ("c9b2a3f4-1d2e-4f5a-8b6c-7d8e9f0a1b2c", False),
@@ -638,7 +649,7 @@ def test_checking_a_batch_reports_each_record_by_its_message_id_and_runs_none(
 
 @pytest.mark.parametrize("name", [name for name in SHIPPED if name not in (*QUEUES, "sns")])
 def test_checking_any_other_event_reports_its_one_unit_by_its_trigger(name: str) -> None:
-    ((label, report),) = check_event(Widget, shipped(name), environ={})
+    ((label, report),) = check_event(LambdaWidget, shipped(name), environ={})
     assert (label, report.ok, report.source) == (SHIPPED[name][0], True, SOURCE[name])
     assert ("password", "***", "from what the invoker sent") in report.parameters
 
@@ -646,10 +657,10 @@ def test_checking_any_other_event_reports_its_one_unit_by_its_trigger(name: str)
 def test_checking_resolves_references_in_the_environment_it_is_given() -> None:
     event = with_parameters("sqs", widget_params(password={"$env": "DB_PASSWORD"}))
     ((_, report),) = check_event(
-        Widget, event, environ={"DB_PASSWORD": SECRET, "TASK_ENV_REFS": "DB_PASSWORD"}
+        LambdaWidget, event, environ={"DB_PASSWORD": SECRET, "TASK_ENV_REFS": "DB_PASSWORD"}
     )
     assert ("password", "***", "from $env DB_PASSWORD") in report.parameters
-    ((_, refused_report),) = check_event(Widget, event, environ={"DB_PASSWORD": SECRET})
+    ((_, refused_report),) = check_event(LambdaWidget, event, environ={"DB_PASSWORD": SECRET})
     assert refused_report.problems == (
         "password: $env DB_PASSWORD is not allowed: TASK_ENV_REFS does not list it",
     )
