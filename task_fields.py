@@ -161,10 +161,10 @@ def json_kind(value: object) -> str:
         return "a boolean"
     if isinstance(value, int):
         return "an integer"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN or Infinity (not JSON)"
     if isinstance(value, float):
-        return (
-            "a number with a fraction or exponent" if math.isfinite(value) else "NaN or Infinity (not JSON)"
-        )
+        return "a number with a fraction or exponent"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
