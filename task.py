@@ -92,11 +92,14 @@ class ConfigError(TaskError):
     LISTED = 20
 
     def __init__(self, source: str, problems: Iterable[str] = ()) -> None:
-        if isinstance(problems, str):  # one problem, not one per character
-            problems = [problems]
+        given = (
+            (problems,) if isinstance(problems, str) else tuple(problems)
+        )  # one problem, not one per letter
         self.source = shown(source, limit=300)
-        self.problems = tuple(shown(problem, limit=300) for problem in problems)
-        super().__init__(self.source, self.problems)
+        self.problems = tuple(shown(problem, limit=300) for problem in given)
+        # args keep the text as given, whole and unescaped, so that pickling rebuilds the error
+        # and scrubbing finds a secret that business logic put in it before shown() cut it short.
+        super().__init__(source, given)
 
     def __str__(self) -> str:
         if not self.problems:

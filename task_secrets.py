@@ -32,20 +32,34 @@ def scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        current.args = tuple(_scrubbed(arg, forms) for arg in current.args)
-        if isinstance(current, OSError):  # its message is built from these, not from args
-            for attribute in ("strerror", "filename", "filename2"):
-                if isinstance(getattr(current, attribute), str):
-                    setattr(current, attribute, _scrubbed(getattr(current, attribute), forms))
-        if isinstance(current, ConfigError):  # so is a ConfigError's, raised by business logic
-            current.source = _scrubbed(current.source, forms)
-            current.problems = tuple(_scrubbed(problem, forms) for problem in current.problems)
+        if isinstance(current, ConfigError):  # built again from its scrubbed args: the text as given
+            source, problems = current.args
+            ConfigError.__init__(current, _scrubbed(source, forms), [_scrubbed(p, forms) for p in problems])
+        else:
+            current.args = tuple(_scrubbed(arg, forms) for arg in current.args)
+        _scrub_attributes(current, forms)
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
             notes[:] = [_scrubbed(note, forms) for note in notes]
         if _scrubbed(_text(current), forms) != _text(current):
             _mask_message(current, forms)
         pending += [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
+
+
+#: What an exception's message or traceback is built from besides its args.
+_MESSAGE_ATTRIBUTES = (
+    (OSError, ("strerror", "filename", "filename2")),
+    (SyntaxError, ("msg", "text", "filename")),  # traceback prints the offending line, `text`
+)
+
+
+def _scrub_attributes(error: BaseException, forms: Sequence[str]) -> None:
+    for kind, attributes in _MESSAGE_ATTRIBUTES:
+        if isinstance(error, kind):
+            for attribute in attributes:
+                value = getattr(error, attribute)
+                if isinstance(value, str):
+                    setattr(error, attribute, _scrubbed(value, forms))
 
 
 def _written_forms(secrets: Sequence[str]) -> list[str]:

@@ -682,8 +682,15 @@ class Relaying(Echo, Task):
         pytest.param(
             lambda token: subprocess.CalledProcessError(1, ["psql", f"--password={token}"]), id="subprocess"
         ),
+        pytest.param(
+            lambda token: ConfigError(f"{'x' * 280} login with {token} refused"), id="ConfigError-cut-short"
+        ),
         pytest.param(lambda token: RuntimeError(f"token was {token!r}"), id="repr"),
         pytest.param(lambda token: RuntimeError({"token": token}), id="a dict argument"),
+        pytest.param(
+            lambda token: SyntaxError("invalid syntax", ("settings", 1, 1, f"token = {token}\n")),
+            id="SyntaxError-line",
+        ),
     ],
 )
 def test_a_business_exception_of_any_kind_loses_the_secret_and_keeps_its_type_name(
@@ -694,8 +701,20 @@ def test_a_business_exception_of_any_kind_loses_the_secret_and_keeps_its_type_na
     with pytest.raises(expected_type) as caught:
         Relaying(failure).run()
     assert type(caught.value).__name__ == expected_type.__name__
-    assert SECRET not in str(caught.value)
-    assert SECRET not in caplog.text
+    shown_anywhere = str(caught.value) + caplog.text
+    assert not any(SECRET[:length] in shown_anywhere for length in range(4, len(SECRET) + 1))
+
+
+def test_a_secret_with_control_characters_is_scrubbed_before_a_message_escapes_it() -> None:
+    secret = "ab\\c\td"  # a backslash and a tab: escaped, it would no longer match the secret
+
+    class Refusing(Relaying):
+        def load_config(self) -> object:
+            return {"host": "h", "token": secret}
+
+    with pytest.raises(ConfigError) as caught:
+        Refusing(lambda token: ConfigError(f"bad password {token}")).run()
+    assert str(caught.value) == "bad password ***"
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is new in Python 3.11")
