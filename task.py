@@ -695,11 +695,12 @@ class EnvTask(Task):
         # Each parameter is a reference to its variable, so run() parses it by its
         # declared type exactly as it parses any other $env value, and names the
         # variable of a required one that is unset. A variable that names no
-        # parameter keeps its own name, for run() to report as unknown.
+        # parameter is keyed "$VARIABLE", which no parameter can be named, for
+        # run() to report as unknown.
         prefix = self._prefix()
         variables = {f"{prefix}{name.upper()}": name for name in self.parameters.field_names()}
         raw = {
-            variables.get(variable, variable): {REFERENCE_KEY: variable}
+            variables.get(variable, f"${variable}"): {REFERENCE_KEY: variable}
             for variable, text in self.environ.items()
             if variable.startswith(prefix) and text
         }

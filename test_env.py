@@ -51,8 +51,19 @@ def test_a_prefixed_variable_that_names_no_parameter_is_an_error_naming_it() -> 
         EnvWidget(environ=environ).run()
     assert caught.value.source == "environment variables WIDGET_*"
     assert caught.value.problems == (
-        "WIDGET_HOTS: unknown parameter (known: host, port, database, user, password)",
-        "WIDGET_Host: unknown parameter (known: host, port, database, user, password)",
+        "$WIDGET_HOTS: unknown parameter (known: host, port, database, user, password)",
+        "$WIDGET_Host: unknown parameter (known: host, port, database, user, password)",
+    )
+
+
+@pytest.mark.parametrize("order", ["variable-first", "parameter-first"])
+def test_a_prefixed_variable_named_like_a_parameter_is_unknown_whatever_the_order(order: str) -> None:
+    own = {"hHOST": "good", "hDATABASE": "d", "hUSER": "u", "hPASSWORD": SECRET}
+    environ = {"host": "evil", **own} if order == "variable-first" else {**own, "host": "evil"}
+    with pytest.raises(ConfigError) as caught:
+        EnvWidget("h", environ=environ).run()
+    assert caught.value.problems == (
+        "$host: unknown parameter (known: host, port, database, user, password)",
     )
 
 

@@ -473,7 +473,7 @@ def test_every_problem_is_reported_at_once_naming_the_source(any_runtime: str, t
     with pytest.raises(ConfigError) as caught:
         build_widget(any_runtime, params, tmp_path).run()
     problems = caught.value.problems
-    unknown = "WIDGET_COLOUR" if any_runtime == "env" else "colour"  # the env runtime names the variable
+    unknown = "$WIDGET_COLOUR" if any_runtime == "env" else "colour"  # the env runtime names the variable
     assert [problem.partition(":")[0] for problem in problems] == ["host", "user", unknown]
     assert caught.value.source in str(caught.value)
 
