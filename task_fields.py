@@ -161,8 +161,8 @@ def json_kind(value: object) -> str:
         return "a boolean"
     if isinstance(value, int):
         return "an integer"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN or Infinity (not JSON)"
+    if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity, or 1e999
+        return "a number that is not finite"
     if isinstance(value, float):
         return "a number with a fraction or exponent"
     if isinstance(value, str):
