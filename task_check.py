@@ -130,11 +130,10 @@ class ArrayCheckReport:
         """Every problem, one line each: what makes the key unfit for its jobs."""
         if self.read_problems:
             return self.read_problems
-        per_document = [
-            f"{_label(doc_id, index)}: {problem}"
-            for doc_id, index, found in self.invalid
-            for problem in found
-        ]
+        per_document = []
+        for doc_id, index, found in self.invalid:
+            label = _label(doc_id, index)
+            per_document += [f"{label}: {problem}" for problem in found]
         return (*per_document, *self._key_problems())
 
     @property
