@@ -32,7 +32,7 @@ def scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ConfigError):  # built again from its scrubbed args: the text as given
+        if isinstance(current, ConfigError) and _built_by_config_error(current):  # the text as given
             source, problems = current.args
             ConfigError.__init__(current, _scrubbed(source, forms), [_scrubbed(p, forms) for p in problems])
         else:
@@ -44,6 +44,11 @@ def scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
         if _scrubbed(_text(current), forms) != _text(current):
             _mask_message(current, forms)
         pending += [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
+
+
+def _built_by_config_error(error: ConfigError) -> bool:
+    """Whether its args are (source, problems), as ConfigError.__init__ keeps them (a subclass may differ)."""
+    return len(error.args) == 2 and isinstance(error.args[1], tuple)
 
 
 #: What an exception's message or traceback is built from besides its args.

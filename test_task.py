@@ -705,6 +705,21 @@ def test_a_business_exception_of_any_kind_loses_the_secret_and_keeps_its_type_na
     assert not any(SECRET[:length] in shown_anywhere for length in range(4, len(SECRET) + 1))
 
 
+class TerseConfigError(ConfigError):
+    """A business task's own ConfigError, whose args are not ConfigError's."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        self.source, self.problems = message, ()
+
+
+def test_a_config_error_subclass_with_args_of_its_own_is_scrubbed_too(caplog: Any) -> None:
+    with pytest.raises(TerseConfigError) as caught:
+        Relaying(lambda token: TerseConfigError(f"login with {token} refused")).run()
+    assert str(caught.value) == "login with *** refused"
+    assert SECRET not in caplog.text
+
+
 def test_a_secret_with_control_characters_is_scrubbed_before_a_message_escapes_it() -> None:
     secret = "ab\\c\td"  # a backslash and a tab: escaped, it would no longer match the secret
 
