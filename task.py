@@ -463,8 +463,9 @@ class Task(ABC):
 def _check_composition(cls: type[Task]) -> None:
     """Fail when a runnable class is defined, not when it runs, if it is put together wrong."""
     bases = cls.__bases__
-    runtimes = [base for base in bases if issubclass(base, Task)]
-    mixins = [base for base in bases if not issubclass(base, Task) and hasattr(base, "execute")]
+    # Task in __mro__, not issubclass(): ABCMeta's check would walk every subclass of Task for each base.
+    runtimes = [base for base in bases if Task in base.__mro__]
+    mixins = [base for base in bases if Task not in base.__mro__ and hasattr(base, "execute")]
     if runtimes and mixins and bases.index(runtimes[0]) < bases.index(mixins[0]):
         raise TypeError(
             f"class {cls.__name__}: list the business task before the runtime, "
