@@ -6,6 +6,7 @@ the test helpers in task_testing; this module imports none of them up front.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -116,10 +117,11 @@ class ConfigError(TaskError):
 class SourceError(TaskError, ValueError):
     """What is wrong with a source's content, said without quoting any of it.
 
-    Raised while a source is read (task_sources); its config_error_from() turns it
-    into a ConfigError naming the source. Of other ValueErrors, only JSON's and
-    UTF-8's decoding errors are explained (they say where); the rest are named
-    by type only, since their messages may quote the source.
+    Raised while a source is read (task_sources, task_lambda's units);
+    task_sources.config_error_from() turns it into a ConfigError naming the
+    source. Of other ValueErrors, only JSON's and UTF-8's decoding errors are
+    explained (they say where); the rest are named by type only, since their
+    messages may quote the source.
     """
 
 
@@ -227,9 +229,8 @@ class Parameters:
     ) -> tuple[Parameters, list[str]]:
         """Check raw values against the fields: the parameters, valid only if there are no problems.
 
-        Every problem is listed. With a reader, an object is a reference,
-        {"$env": NAME}, as no parameter's value can be one: it is read with
-        `read_reference(parameter, reference)` and parsed as text. Without a
+        Every problem is listed. A {"$env": NAME} value is read with
+        `read_reference(parameter, reference)` and parsed as text; without a
         reader it is just a value of the wrong kind.
         """
         params = cls.__new__(cls)
@@ -244,7 +245,7 @@ class Parameters:
                 continue
             value = values[name]
             try:
-                if isinstance(value, dict) and read_reference is not None:
+                if isinstance(value, dict) and REFERENCE_KEY in value and read_reference is not None:
                     checked[name] = _from_reference(field, read_reference(name, value), value)
                 else:
                     checked[name] = field.from_json(value)
@@ -284,9 +285,9 @@ class Parameters:
         return values
 
     def secret_values(self) -> list[str]:
-        """The secrets' own text, longest first, for scrubbing it out of messages."""
+        """The secrets' own text, for scrubbing it out of messages."""
         texts = [value.reveal() for value in vars(self).values() if isinstance(value, Secret)]
-        return sorted((text for text in texts if text), key=len, reverse=True)
+        return [text for text in texts if text]
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"{type(self).__qualname__} is read-only")
@@ -386,7 +387,8 @@ class Task(ABC):
         to values, or whatever the source decoded to (run() checks the shape).
 
         Read only. Raise ConfigError for a source that is missing or not
-        configured; OSError and ValueError become a ConfigError in run().
+        configured; load_raw() turns OSError, ValueError and RecursionError
+        into a ConfigError naming the source, for run() and check() alike.
         """
 
     def describe_source(self) -> str:
@@ -435,13 +437,10 @@ class Task(ABC):
 
     def _log_end(self, outcome: str, started: float, error: BaseException | None = None) -> None:
         """Log the one record of this run: INFO when it succeeded, ERROR when it failed."""
-        if isinstance(error, ConfigError):
-            source = error.source
-        else:
-            try:
-                source = self.describe_source()
-            except ConfigError as unnamed:
-                source = unnamed.source
+        try:
+            source = self.describe_source()
+        except ConfigError as unnamed:  # no source configured: the error names what is missing
+            source = unnamed.source
         fields = {
             "task": self.name,
             "runtime": self.runtime,
@@ -499,7 +498,8 @@ def _names_defined(mixin: type) -> set[str]:
 def _names_a_runtime_uses(runtimes: list[type]) -> set[str]:
     """What Task and its runtime classes define, which a business mixin listed first would replace."""
     defined = {name for runtime in runtimes for klass in runtime.__mro__ for name in vars(klass)}
-    return {name for name in defined if not name.startswith("__")} - {"execute"} | {"__init__"}
+    # ABCMeta gives every class it makes its own _abc_impl, a business mixin that is an ABC too.
+    return {name for name in defined if not name.startswith("__")} - {"execute", "_abc_impl"} | {"__init__"}
 
 
 @functools.cache  # one class per (business mixin, runtime) pair, found or defined once
@@ -616,9 +616,10 @@ class BatchTask(Task):
         fields: dict[str, object] = {}
         if environ.get(AWS_BATCH_JOB_ID):
             fields["job_id"] = environ[AWS_BATCH_JOB_ID]
-        index = decimal(environ.get(AWS_BATCH_JOB_ARRAY_INDEX, ""), max_digits=4)
-        if index is not None and index <= MAX_ARRAY_INDEX:  # as array_index() reads it
-            fields["array_index"] = index
+        with contextlib.suppress(ConfigError):  # an invalid index is the run's error, not a field
+            index = self.array_index()
+            if index is not None:
+                fields["array_index"] = index
         attempt = decimal(environ.get(AWS_BATCH_JOB_ATTEMPT, ""), max_digits=9)
         if attempt is not None:
             fields["attempt"] = attempt
@@ -666,7 +667,7 @@ class LambdaTask(Task):
             self.environ = environ
 
     def load_config(self) -> object:
-        return self.event if self.unit is None else self.unit.parameters()
+        return self.event if self.unit is None else self.unit.raw_parameters()
 
     def describe_source(self) -> str:
         return "Lambda event" if self.unit is None else self.unit.source

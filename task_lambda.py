@@ -55,8 +55,8 @@ class Unit:
     """One unit of work in an event, whose payload is its parameters (an EventBridge `detail`).
 
     LambdaTask(event, context, unit=unit) runs a unit: its load_config() returns
-    parameters(), and its log record carries `message_id` (for a message). The
-    two subclasses below differ from it only in parameters(): JsonTextUnit
+    raw_parameters(), and its log record carries `message_id` (for a message). The
+    two subclasses below differ from it only in raw_parameters(): JsonTextUnit
     decodes JSON text, UnreadableRecord refuses a record that names no message.
     """
 
@@ -81,7 +81,7 @@ class Unit:
         self.label = label or trigger
         self._payload = payload
 
-    def parameters(self) -> object:
+    def raw_parameters(self) -> object:
         """The raw parameters, as the event holds them (Task.run() checks their shape)."""
         return self._payload
 
@@ -107,7 +107,7 @@ class JsonTextUnit(Unit):
         self._holder = holder
         self._base64 = base64
 
-    def parameters(self) -> object:
+    def raw_parameters(self) -> object:
         """What the text decodes to, read strictly by decode_json.
 
         Raises a ValueError, which Task.run() turns into a ConfigError naming
@@ -144,7 +144,7 @@ class UnreadableRecord(Unit):
         super().__init__(trigger, f"{trigger.upper()} record {position}", record, label=f"record {position}")
         self._id_key = id_key
 
-    def parameters(self) -> object:
+    def raw_parameters(self) -> object:
         """Raises SourceError saying why the record cannot be read."""
         if isinstance(self._payload, dict):
             wanted = f"printable text of at most {MAX_MESSAGE_ID} characters"

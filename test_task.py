@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import builtins
 import json
 import logging
@@ -392,15 +393,22 @@ def test_text_that_does_not_parse_is_an_error_without_the_text(runtime: str, tmp
 
 
 @pytest.mark.parametrize(
-    "reference",
-    [{"$env": ""}, {"$env": 5}, {"$env": "A", "default": "x"}, {}, {"env": "A"}],
+    ("value", "problem"),
+    [
+        ({"$env": ""}, 'a reference must be {"$env": "VARIABLE_NAME"} and nothing else'),
+        ({"$env": 5}, 'a reference must be {"$env": "VARIABLE_NAME"} and nothing else'),
+        ({"$env": "A", "default": "x"}, 'a reference must be {"$env": "VARIABLE_NAME"} and nothing else'),
+        ({}, "expected a string (secret), got an object"),
+        ({"env": "A"}, "expected a string (secret), got an object"),
+    ],
     ids=["empty-name", "not-text", "more-keys", "empty-object", "no-$env-key"],
 )
 def test_a_malformed_reference_or_any_other_object_is_an_error(
-    reference: object, json_runtime: str, tmp_path: Any
+    value: object, problem: str, json_runtime: str, tmp_path: Any
 ) -> None:
-    with pytest.raises(ConfigError, match=r'password: a reference must be \{"\$env": "VARIABLE_NAME"\}'):
-        build_widget(json_runtime, widget_params(password=reference), tmp_path, {"A": "x"}).run()
+    with pytest.raises(ConfigError) as caught:
+        build_widget(json_runtime, widget_params(password=value), tmp_path, {"A": "x"}).run()
+    assert caught.value.problems == (f"password: {problem}",)
 
 
 def test_a_lambda_event_may_only_reference_variables_that_task_env_refs_lists(tmp_path: Any) -> None:
@@ -720,6 +728,14 @@ def test_a_config_error_subclass_with_args_of_its_own_is_scrubbed_too(caplog: An
     assert SECRET not in caplog.text
 
 
+def test_a_config_error_from_the_business_logic_is_logged_with_the_tasks_source(caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="task")
+    with pytest.raises(ConfigError):
+        Relaying(lambda token: ConfigError("the database refused the login")).run()
+    (record,) = caplog.records
+    assert (record.outcome, record.source) == ("config_error", "relaying")
+
+
 def test_a_secret_with_control_characters_is_scrubbed_before_a_message_escapes_it() -> None:
     secret = "ab\\c\td"  # a backslash and a tab: escaped, it would no longer match the secret
 
@@ -756,6 +772,16 @@ def test_a_business_task_that_replaces_what_the_runtime_needs_fails_at_class_def
     business = type("Greedy", (Echo,), {name: lambda self, *args: None})
     with pytest.raises(TypeError, match=rf"the business task Greedy defines {name}, which the runtime needs"):
         type("LocalGreedy", (business, LocalTask), {})
+
+
+def test_a_business_task_built_on_an_abstract_base_class_combines_with_a_runtime(tmp_path: Any) -> None:
+    class AbstractEcho(Echo, abc.ABC):
+        """A business task family with an abstract step of its own."""
+
+    path = tmp_path / "echo.json"
+    path.write_text(json.dumps({"host": "h", "token": SECRET}))
+    local_echo = type("LocalEcho", (AbstractEcho, LocalTask), {})
+    assert local_echo(path).run()["host"] == "h"
 
 
 @pytest.mark.parametrize("name", ["masked", "parse", "field_names", "secret_values", "_hidden"])

@@ -203,7 +203,7 @@ def test_the_trigger_is_recognised_by_the_events_shape_alone(event: dict[str, An
 def test_a_direct_events_one_unit_is_the_event_named_as_the_task_names_it_without_a_unit() -> None:
     event = widget_params()
     ((unit,), task) = units_of(event), LambdaWidget(event)
-    assert (unit.trigger, unit.source, unit.parameters()) == ("direct", task.describe_source(), event)
+    assert (unit.trigger, unit.source, unit.raw_parameters()) == ("direct", task.describe_source(), event)
 
 
 # --------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def test_reading_a_units_text_raises_a_value_error_for_run_to_explain(
 ) -> None:
     (unit,) = units_of(event)
     with pytest.raises(error_type):
-        unit.parameters()
+        unit.raw_parameters()
 
 
 @pytest.mark.parametrize("name", ["rest_api", "http_api", "alb"])
