@@ -432,7 +432,7 @@ class Task(ABC):
                 raise ValueError(f"$env {shown(variable)} is not allowed: {TASK_ENV_REFS} does not list it")
         text = self.environ.get(variable, "")
         if not text:
-            raise ValueError(f"$env {shown(variable)} is not set (or is empty)")
+            raise ValueError(f"missing: $env {shown(variable)} is not set (or is empty)")
         return text
 
     def _log_end(self, outcome: str, started: float, error: BaseException | None = None) -> None:

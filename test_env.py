@@ -41,7 +41,7 @@ def test_variables_without_the_prefix_are_ignored() -> None:
 def test_a_given_prefix_is_used_exactly_as_given() -> None:
     environ = {f"APP_{name.removeprefix('WIDGET_')}": value for name, value in WIDGET_ENVIRONMENT.items()}
     assert EnvWidget("APP_", environ=environ).run()["host"] == "db.internal"
-    with pytest.raises(ConfigError, match=r"host: \$env app_HOST is not set"):
+    with pytest.raises(ConfigError, match=r"host: missing: \$env app_HOST is not set"):
         EnvWidget("app_", environ=environ).run()
 
 
@@ -71,7 +71,9 @@ def test_an_empty_variable_counts_as_unset_and_a_required_ones_error_names_it() 
     environ = {**WIDGET_ENVIRONMENT, "WIDGET_PORT": "", "WIDGET_USER": ""}
     with pytest.raises(ConfigError) as caught:
         EnvWidget(environ=environ).run()
-    assert caught.value.problems == ("user: $env WIDGET_USER is not set (or is empty)",)  # port has a default
+    assert caught.value.problems == (
+        "user: missing: $env WIDGET_USER is not set (or is empty)",
+    )  # port has a default
 
 
 @pytest.mark.parametrize("text", ["abc", "5432.0", "0x10", "tcp://10.0.0.7:5432", SECRET])

@@ -378,7 +378,7 @@ def test_a_missing_or_empty_variable_is_an_error_naming_parameter_and_variable(
     params = widget_params(password={"$env": "DB_PASSWORD"})
     with pytest.raises(ConfigError) as caught:
         build_widget(json_runtime, params, tmp_path, environ).run()
-    assert caught.value.problems == ("password: $env DB_PASSWORD is not set (or is empty)",)
+    assert caught.value.problems == ("password: missing: $env DB_PASSWORD is not set (or is empty)",)
 
 
 @pytest.mark.parametrize("runtime", DEPLOYER_WRITTEN)
