@@ -37,7 +37,7 @@ def scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
             ConfigError.__init__(current, _scrubbed(source, forms), [_scrubbed(p, forms) for p in problems])
         else:
             current.args = tuple(_scrubbed(arg, forms) for arg in current.args)
-        _scrub_attributes(current, forms)
+            _scrub_attributes(current, forms)
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
             notes[:] = [_scrubbed(note, forms) for note in notes]
@@ -55,6 +55,7 @@ def _built_by_config_error(error: ConfigError) -> bool:
 _MESSAGE_ATTRIBUTES = (
     (OSError, ("strerror", "filename", "filename2")),
     (SyntaxError, ("msg", "text", "filename")),  # traceback prints the offending line, `text`
+    (ConfigError, ("source", "problems")),  # a subclass with args of its own, which keeps these itself
 )
 
 
@@ -62,9 +63,11 @@ def _scrub_attributes(error: BaseException, forms: Sequence[str]) -> None:
     for kind, attributes in _MESSAGE_ATTRIBUTES:
         if isinstance(error, kind):
             for attribute in attributes:
-                value = getattr(error, attribute)
+                value = getattr(error, attribute, None)
                 if isinstance(value, str):
                     setattr(error, attribute, _scrubbed(value, forms))
+                elif isinstance(value, tuple):  # a ConfigError's problems
+                    setattr(error, attribute, tuple(_scrubbed(item, forms) for item in value))
 
 
 def _written_forms(secrets: Sequence[str]) -> list[str]:

@@ -718,13 +718,17 @@ class TerseConfigError(ConfigError):
 
     def __init__(self, message: str) -> None:
         Exception.__init__(self, message)
-        self.source, self.problems = message, ()
+        self.source, self.problems = message, (message,)
+
+    def __str__(self) -> str:
+        return self.source
 
 
 def test_a_config_error_subclass_with_args_of_its_own_is_scrubbed_too(caplog: Any) -> None:
     with pytest.raises(TerseConfigError) as caught:
         Relaying(lambda token: TerseConfigError(f"login with {token} refused")).run()
-    assert str(caught.value) == "login with *** refused"
+    error, scrubbed = caught.value, "login with *** refused"
+    assert (str(error), error.source, error.problems) == (scrubbed, scrubbed, (scrubbed,))
     assert SECRET not in caplog.text
 
 
