@@ -31,7 +31,7 @@ __all__ = ["ArrayCheckReport", "CheckReport", "check_every_document", "check_tas
 
 #: How many ranges of indices a line lists before it says how many more there are.
 LISTED_RANGES = 20
-#: How many invalid documents a report lists before it says how many more there are.
+#: How many invalid documents a report lists with their problems; the rest it names on one line.
 LISTED_DOCUMENTS = 50
 
 
@@ -154,9 +154,9 @@ class ArrayCheckReport:
             for doc_id, index, problems in self.invalid[:LISTED_DOCUMENTS]:
                 lines.append(f"  {_label(doc_id, index)}:")
                 lines.extend(f"    - {problem}" for problem in problems)
-            unlisted = len(self.invalid) - LISTED_DOCUMENTS
-            if unlisted > 0:
-                lines.append(f"  and {unlisted} more invalid documents")
+            unlisted = self.invalid[LISTED_DOCUMENTS:]
+            if unlisted:
+                lines.append(f"  and {len(unlisted)} more invalid documents: {_named_together(unlisted)}")
         valid = self.document_count - len(self.invalid)
         lines.append(
             f"Documents: {valid} of {self.document_count} valid; {self.unindexed} without array_index"
@@ -284,6 +284,17 @@ def _label(doc_id: str, index: int | str | None) -> str:
     if isinstance(index, int):
         return f"array_index {index}"
     return f"document {shown(doc_id)}"
+
+
+def _named_together(documents: Sequence[DocumentCheck]) -> str:
+    """Documents named on one line: their array indices as ranges, then the others (the first 20)."""
+    indices = sorted(index for _, index, _ in documents if isinstance(index, int))
+    others = [_label(doc_id, index) for doc_id, index, _ in documents if not isinstance(index, int)]
+    named = [f"array_index {_ranges(indices)}"] if indices else []
+    named += others[:LISTED_RANGES]
+    if len(others) > LISTED_RANGES:
+        named.append(f"and {len(others) - LISTED_RANGES} more")
+    return ", ".join(named)
 
 
 def _ranges(indices: Sequence[int]) -> str:

@@ -317,7 +317,7 @@ def test_long_lists_of_indices_are_cut_after_20_ranges() -> None:
     assert report.problems == (f"array indices no document has: {listed} and 29 more",)
 
 
-def test_a_report_lists_the_first_50_invalid_documents_then_how_many_more() -> None:
+def test_a_report_lists_the_first_50_invalid_documents_then_names_the_rest() -> None:
     checks = [(str(index), index, (f"colour{index}: unknown parameter",)) for index in range(300_000)]
     report = ArrayCheckReport("batch", "TinyDB file t.json", checks)
     lines = report.render().splitlines()
@@ -329,12 +329,20 @@ def test_a_report_lists_the_first_50_invalid_documents_then_how_many_more() -> N
     assert lines[101:106] == [
         "  array_index 49:",
         "    - colour49: unknown parameter",
-        "  and 299950 more invalid documents",
+        "  and 299950 more invalid documents: array_index 50-299999",
         "Documents: 0 of 300000 valid; 0 without array_index",
         "Array size: 300000 (the highest array_index plus one)",
     ]
     assert len(lines) == 109
     assert len(report.problems) == 300_000  # every problem, for Python code
+
+
+def test_the_invalid_documents_past_the_first_50_are_named_by_index_or_id() -> None:
+    problem = ("port: expected an integer",)
+    checks: list[tuple[str, int | str | None, tuple[str, ...]]] = [(str(i), i, problem) for i in range(50)]
+    checks += [("n", None, problem), ("x", "invalid", problem), ("58", 58, problem), ("57", 57, problem)]
+    lines = ArrayCheckReport("batch", "TinyDB file t.json", checks).render().splitlines()
+    assert "  and 4 more invalid documents: array_index 57-58, no array_index, document x" in lines
 
 
 def test_a_failed_checks_record_names_the_source_as_its_report_does(
