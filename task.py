@@ -22,7 +22,7 @@ from task_fields import REQUIRED, Field, between, decimal, json_kind
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from typing import Any, ClassVar, NoReturn
+    from typing import Any, ClassVar, NoReturn, TypeGuard
 
     from task_check import CheckReport
     from task_cli import run_command_line
@@ -245,7 +245,7 @@ class Parameters:
                 continue
             value = values[name]
             try:
-                if isinstance(value, dict) and REFERENCE_KEY in value and read_reference is not None:
+                if read_reference is not None and is_reference(value):
                     checked[name] = _from_reference(field, read_reference(name, value), value)
                 else:
                     checked[name] = field.from_json(value)
@@ -311,6 +311,11 @@ def _from_reference(field: Field, text: str, reference: Any) -> object:
         return field.from_text(text)
     except ValueError as exc:
         raise ValueError(f"$env {shown(reference[REFERENCE_KEY])}: {exc}") from None
+
+
+def is_reference(value: object) -> TypeGuard[dict[str, object]]:
+    """Whether a raw value is a reference to an environment variable, {"$env": NAME}."""
+    return isinstance(value, dict) and REFERENCE_KEY in value
 
 
 # --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from task import (
     REFERENCE_KEY,
     ConfigError,
     Secret,
+    is_reference,
     shown,
 )
 from task_fields import json_kind
@@ -217,7 +218,7 @@ def _origin(task: Task, raw: Mapping[str, object], name: str) -> str:
     if name not in raw:
         return "default"
     value = raw[name]
-    if isinstance(value, dict) and REFERENCE_KEY in value:
+    if is_reference(value):
         return f"from $env {shown(value[REFERENCE_KEY])}"
     return f"from {task.origin}"
 
