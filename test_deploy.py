@@ -251,6 +251,19 @@ def _package(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _run_handler_from(code_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Invoke the handler once from code_dir: -I, no environment or user site; -S, no site-packages,
+    so no TinyDB or runtime client."""
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", RUN_HANDLER, str(code_dir)],
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The zip, built once by the running interpreter."""
@@ -305,15 +318,7 @@ def test_zip_builds_the_same_bytes_twice(lambda_zip, tmp_path):
 
 
 def test_handler_runs_from_the_extracted_zip_with_the_standard_library_alone(extracted_zip):
-    # -I: no environment, no user site; -S: no site-packages at all, so no TinyDB or runtime client.
-    completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", RUN_HANDLER, str(extracted_zip)],
-        env={},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = _run_handler_from(extracted_zip)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == {
         "runtime": "lambda",
@@ -326,14 +331,7 @@ def test_handler_runs_from_the_extracted_zip_with_the_standard_library_alone(ext
 def test_runtime_loads_the_shipped_bytecode_without_checking_the_source(extracted_zip):
     for source in extracted_zip.glob("*.py"):
         source.write_text("raise SystemExit('the source was compiled, not the shipped bytecode')\n")
-    completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", RUN_HANDLER, str(extracted_zip)],
-        env={},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = _run_handler_from(extracted_zip)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["password"] == "***"
 
