@@ -456,12 +456,20 @@ class Task(ABC):
         }
         if error is None:
             logger.info("%s: done", self.name, extra=fields)
-        elif isinstance(error, ConfigError):
-            logger.error("%s: configuration error: %s", self.name, error, exc_info=error, extra=fields)
         else:
-            logger.error(
-                "%s: failed: %s", self.name, shown(str(error), limit=1000), exc_info=error, extra=fields
-            )
+            log_failure(logger, self.name, error, fields)
+
+
+def log_failure(
+    log: logging.Logger, name: str, error: BaseException, fields: dict[str, object] | None = None
+) -> str:
+    """Log why `name` failed, as every record says it, and return the outcome: "config_error",
+    whose message says all, or "failed", with the exception's message cut short."""
+    if isinstance(error, ConfigError):
+        log.error("%s: configuration error: %s", name, error, exc_info=error, extra=fields)
+        return "config_error"
+    log.error("%s: failed: %s", name, shown(str(error), limit=1000), exc_info=error, extra=fields)
+    return "failed"
 
 
 def _check_composition(cls: type[Task]) -> None:

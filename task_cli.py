@@ -29,6 +29,7 @@ from task import (
     EnvTask,
     LambdaTask,
     LocalTask,
+    log_failure,
     runnable,
     shown,
 )
@@ -178,8 +179,9 @@ def _run_event_file(
     try:
         event = _read_event(args.event, environ)
     except ConfigError as error:
-        fields = {"task": business.name, "runtime": "lambda", "source": error.source}
-        _log.error("%s: configuration error: %s", business.name, error, exc_info=error, extra=fields)
+        log_failure(
+            _log, business.name, error, {"task": business.name, "runtime": "lambda", "source": error.source}
+        )
         return EXIT_CONFIG_ERROR
     if args.check:
         return _check_event(business, event, args.reason, environ)
@@ -223,7 +225,7 @@ def _run_event(business: type[BusinessTask], event: object, handler: Handler) ->
         if _print_json(business.name, result) == EXIT_FAILURE:
             outcomes.append("failed")  # Lambda could not have sent this answer either
     elif all(error is not raised for _, error in units):  # raised outside any unit: nothing said why yet
-        outcomes.append(_log_failure(business.name, raised))
+        outcomes.append(log_failure(_log, business.name, raised))
     return _exit_status(outcomes)
 
 
@@ -252,15 +254,6 @@ def _exit_status(outcomes: Iterable[str]) -> int:
     if "failed" in seen:
         return EXIT_FAILURE
     return EXIT_CONFIG_ERROR if "config_error" in seen else EXIT_OK
-
-
-def _log_failure(name: str, error: Exception) -> str:
-    """Log why the handler failed where no unit did, and return that outcome."""
-    if isinstance(error, ConfigError):
-        _log.error("%s: configuration error: %s", name, error, exc_info=error)
-        return "config_error"
-    _log.error("%s: failed: %s", name, shown(str(error), limit=1000), exc_info=error)
-    return "failed"
 
 
 def _default_handler(business: type[BusinessTask], environ: Mapping[str, str]) -> Handler:
