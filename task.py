@@ -125,18 +125,30 @@ class SourceError(TaskError, ValueError):
     """
 
 
-def shown(text: object, *, limit: int = 60) -> str:
+class Stopped(BaseException):
+    """The process was told to stop (the command line raises a subclass on SIGTERM and SIGINT).
+
+    A BaseException, so that the business logic's `except Exception` does not
+    swallow it while its `finally` blocks run; the Lambda trigger layer lets it
+    through, where it fails a unit for any other BaseException.
+    """
+
+    #: Whether a record has said so already (log_failure() sets it).
+    logged = False
+
+
+def shown(text: object, *, limit: int | None = 60) -> str:
     """Text from a source (a key, a variable name, a path) as a message may repeat it.
 
     Control characters, line breaks and lone surrogates are escaped, so they
-    reach no log or terminal raw, and the text is cut to `limit` characters.
+    reach no log or terminal raw, and the text is cut to `limit` characters (None: not cut).
     """
     if not isinstance(text, str):
         try:
             text = repr(text)
         except ValueError:  # an int of more than 4,300 digits has no repr
             text = f"<{type(text).__name__}>"
-    cut = len(text) > limit
+    cut = limit is not None and len(text) > limit
     text = text[:limit]
     if not text.isprintable():
         text = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
@@ -360,14 +372,20 @@ class Task(ABC):
             params = self.validate(self.load_raw())
             result = self.execute(params)
         except BaseException as error:
+            failure = error
             if params is not None:  # the business logic ran, and may have put a secret in a message
-                from task_secrets import scrub_secrets
+                from task_secrets import scrubbed
 
-                scrub_secrets(error, params.secret_values())
-            self._log_end("config_error" if isinstance(error, ConfigError) else "failed", started, error)
-            raise
-        self._log_end("ok", started)
-        return result
+                failure = scrubbed(error, params.secret_values())
+            self._log_end("config_error" if isinstance(failure, ConfigError) else "failed", started, failure)
+            if failure is error:
+                raise
+        else:
+            self._log_end("ok", started)
+            return result
+        # A replacement is raised here, not in the except block, where Python would make
+        # the original, secrets and all, its __context__.
+        raise failure
 
     def check(self) -> CheckReport:
         """Load and validate the parameters without running the business logic: a report."""
@@ -466,10 +484,20 @@ def log_failure(
     """Log why `name` failed, as every record says it, and return the outcome: "config_error",
     whose message says all, or "failed", with the exception's message cut short."""
     if isinstance(error, ConfigError):
-        log.error("%s: configuration error: %s", name, error, exc_info=error, extra=fields)
+        log.error("%s: configuration error: %s", name, message_of(error), exc_info=error, extra=fields)
         return "config_error"
-    log.error("%s: failed: %s", name, shown(str(error), limit=1000), exc_info=error, extra=fields)
+    log.error("%s: failed: %s", name, shown(message_of(error), limit=1000), exc_info=error, extra=fields)
+    if isinstance(error, Stopped):
+        error.logged = True
     return "failed"
+
+
+def message_of(error: BaseException) -> str:
+    """str(error), or a note saying it has none, for an exception whose __str__ fails."""
+    try:
+        return str(error)
+    except Exception:
+        return f"({type(error).__name__}: its message could not be read)"
 
 
 def _check_composition(cls: type[Task]) -> None:

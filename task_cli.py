@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import signal
@@ -29,11 +28,12 @@ from task import (
     EnvTask,
     LambdaTask,
     LocalTask,
+    Stopped,
     log_failure,
     runnable,
     shown,
 )
-from task_fields import UNENCODABLE
+from task_fields import encode_json
 from task_logging import TASK_LOG_FORMAT, TASK_LOG_LEVEL, log_settings, logging_to_stderr
 
 TYPE_CHECKING = False
@@ -57,8 +57,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_CONFIG_ERROR",
     "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_TERMINATED",
+    "Interrupted",
     "Terminated",
     "run_command_line",
 ]
@@ -68,6 +70,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_TERMINATED = 128 + 15  # the shell's convention for "killed by SIGTERM"
+EXIT_INTERRUPTED = 128 + 2  # and for "killed by SIGINT" (Ctrl-C)
 
 _COMMAND_LINE_RUNTIMES: dict[str, type] = {"local": LocalTask, "batch": BatchTask, "env": EnvTask}
 
@@ -86,12 +89,21 @@ _RUNTIME_OPTIONS = {
 _log = logging.getLogger("task.cli")
 
 
-class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM.
+class Terminated(Stopped):
+    """Raised in the main thread on SIGTERM: the run stops after its `finally` blocks."""
 
-    A BaseException, so that the business logic's `except Exception` does not
-    swallow it, while its `finally` blocks run.
-    """
+    exit_status = EXIT_TERMINATED
+
+
+class Interrupted(Stopped):
+    """Raised in the main thread on SIGINT (Ctrl-C), instead of KeyboardInterrupt: the run stops
+    as on SIGTERM, and a KeyboardInterrupt the business logic raises is just its failure."""
+
+    exit_status = EXIT_INTERRUPTED
+
+
+class OutputError(Exception):
+    """Standard output could not take the result or report: closed, full, or a pipe nobody reads."""
 
 
 def run_command_line(
@@ -109,7 +121,8 @@ def run_command_line(
     warnings, the SIGTERM handler in the main thread) is as it was after.
     `handler` is the Lambda entry point that --event calls (default: the
     trigger layer's handle_event). Exit status: 0 done, 2 a configuration or
-    usage error, 1 any other failure, 143 on SIGTERM.
+    usage error, 1 any other failure (what the business logic raised, whatever
+    its kind, or output that could not be written), 143 on SIGTERM, 130 on SIGINT.
     """
     environ = os.environ if environ is None else environ
     with _printing_any_text():
@@ -118,7 +131,7 @@ def run_command_line(
         except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
             return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
         level, json_lines, problems = log_settings(environ, batch=args.runtime == "batch")
-        with logging_to_stderr(json_lines=json_lines, level=level), _sigterm_raising_terminated():
+        with logging_to_stderr(json_lines=json_lines, level=level), _stopping_on_signals():
             if problems:
                 _log.error("%s: usage error: %s", business.name, "; ".join(problems))
                 return EXIT_CONFIG_ERROR
@@ -128,8 +141,13 @@ def run_command_line(
                 return _run_event_file(
                     business, args, environ, handler or _default_handler(business, environ)
                 )
-            except Terminated:
-                return EXIT_TERMINATED  # the run's own record says it was stopped
+            except (Terminated, Interrupted) as stop:
+                if not stop.logged:  # stopped outside a run, whose own record would have said so
+                    log_failure(_log, business.name, stop)
+                return stop.exit_status
+            except OutputError as failure:
+                _log.error("%s: failed: %s", business.name, failure)
+                return EXIT_FAILURE
 
 
 def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -153,14 +171,16 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
         result = task.run()
     except ConfigError:
         return EXIT_CONFIG_ERROR  # run() has logged why, without a traceback
-    except Exception:
+    except Stopped:
+        raise
+    except BaseException:  # a task's own sys.exit(2) too: exit 2 would read as a configuration error
         return EXIT_FAILURE  # run() has logged why, with the traceback
     return _print_json(task.name, result)
 
 
 def _report(name: str, report: CheckReport | ArrayCheckReport, reason: str) -> int:
     """Print a check's report; log why it failed, in a few words, when it did."""
-    print(report.render(reason))
+    _print("the report", report.render(reason))
     if report.ok:
         return EXIT_OK
     fields = {"task": name, "runtime": report.runtime, "source": report.source}
@@ -205,9 +225,8 @@ def _check_event(business: type[BusinessTask], event: object, reason: str, envir
     reports = task_lambda.check_event(runnable(business, LambdaTask), event, environ=environ)
     status = EXIT_OK
     for number, (label, report) in enumerate(reports, start=1):
-        if number > 1:
-            print()
-        print(f"Unit {number} of {len(reports)}: {shown(label, limit=200)}")
+        heading = f"Unit {number} of {len(reports)}: {shown(label, limit=200)}"
+        _print("the report", heading if number == 1 else f"\n{heading}")
         status = max(status, _report(business.name, report, reason))
     return status
 
@@ -231,7 +250,7 @@ def _run_event(business: type[BusinessTask], event: object, handler: Handler) ->
 
 def _call_handler(
     handler: Handler, event: object, context: object
-) -> tuple[object, Exception | None, list[tuple[str, BaseException | None]]]:
+) -> tuple[object, BaseException | None, list[tuple[str, BaseException | None]]]:
     """Call the handler: what it returned, what it raised, and each unit's (outcome, exception).
 
     The units' outcomes come from their own records, whatever the logging setup hides.
@@ -240,7 +259,9 @@ def _call_handler(
     with _reaching_every_failed_unit(units):
         try:
             return handler(event, context), None, units.seen
-        except Exception as error:
+        except Stopped:
+            raise
+        except BaseException as error:
             return None, error, units.seen
 
 
@@ -306,14 +327,36 @@ def _reaching_every_failed_unit(collector: logging.Handler) -> Iterator[None]:
 
 
 def _print_json(name: str, result: object) -> int:
-    """Print a result as one line of JSON, or log that it is not JSON (NaN and infinity are not)."""
+    """Print a result as one line of JSON, or log that it is not JSON (encode_json() says why)."""
     try:
-        line = json.dumps(result, allow_nan=False)
-    except UNENCODABLE as exc:
+        line = encode_json(result)
+    except ValueError as exc:
         _log.error("%s: failed: the result is not JSON: %s", name, shown(str(exc), limit=300))
         return EXIT_FAILURE
-    print(line)
+    _print("the result", line)
     return EXIT_OK
+
+
+def _print(what: str, text: str) -> None:
+    """Print a line on standard output, flushed, so that a failure to write it is known here:
+    OutputError when it was not written (`what` names it for the message)."""
+    if sys.stdout is None:  # the process was started with it closed: print() would drop the text
+        raise OutputError(f"{what} could not be written: standard output is closed")
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed in this process
+        _discard_unwritten_output()
+        reason = "the reader has gone (broken pipe)" if isinstance(exc, BrokenPipeError) else exc
+        raise OutputError(f"{what} could not be written to standard output: {reason}") from None
+
+
+def _discard_unwritten_output() -> None:
+    """Point standard output at the null device, so that Python's last flush of what could not be
+    written fails no more (it would print a traceback and change the exit status to 120)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 # --------------------------------------------------------------------------
@@ -338,25 +381,32 @@ def _printing_any_text() -> Iterator[None]:
             stream.reconfigure(errors=errors)
 
 
-@contextlib.contextmanager
-def _sigterm_raising_terminated() -> Iterator[None]:
-    """SIGTERM raises Terminated for the length of the block, when it runs in the main thread.
+#: What each signal that stops a run raises in the main thread.
+_STOPPING_SIGNALS: dict[int, type[Terminated | Interrupted]] = {
+    signal.SIGTERM: Terminated,
+    signal.SIGINT: Interrupted,
+}
 
-    Python runs signal handlers there only, and refuses to install one from any other thread.
+
+@contextlib.contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """SIGTERM raises Terminated and SIGINT Interrupted for the length of the block, when it runs in
+    the main thread. Python runs signal handlers there only, and refuses to install one elsewhere.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in _STOPPING_SIGNALS}
     try:
         yield
     finally:
-        # None: the handler was not set from Python; the default is what a process starts with.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for signum, handler in previous.items():
+            # None: the handler was not set from Python; the default is what a process starts with.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def _raise_terminated(signum: int, frame: object) -> NoReturn:
-    raise Terminated("stopped by SIGTERM")
+def _raise_stopped(signum: int, frame: object) -> NoReturn:
+    raise _STOPPING_SIGNALS[signum](f"stopped by {signal.Signals(signum).name}")
 
 
 # --------------------------------------------------------------------------

@@ -4,11 +4,10 @@ trigger expects; the tasks that run the units, and log them, live in task.py."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 
-from task import ConfigError, LambdaTask, SourceError, shown
-from task_fields import UNENCODABLE, json_kind
+from task import ConfigError, LambdaTask, SourceError, Stopped, shown
+from task_fields import encode_json, json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -264,24 +263,32 @@ def handle_event(
     make_task: Callable[..., LambdaTask] = task_class
     if environ is not None:  # for tests and the command line; in Lambda the tasks read os.environ
         make_task = functools.partial(task_class, environ=environ)
-    trigger = trigger_of(event)
-    if trigger == DIRECT:  # the event is the parameters: LambdaTask reads and names it with no Unit
-        return make_task(event, context).run()
-    assert isinstance(event, dict)  # trigger_of() found a trigger's keys in it
+    try:
+        trigger = trigger_of(event)
+        if trigger == DIRECT:  # the event is the parameters: LambdaTask reads and names it with no Unit
+            return make_task(event, context).run()
+        assert isinstance(event, dict)  # trigger_of() found a trigger's keys in it
 
-    def task_for(unit: Unit) -> LambdaTask:
-        return make_task(event, context, unit=unit)
+        def task_for(unit: Unit) -> LambdaTask:
+            return make_task(event, context, unit=unit)
 
-    units = _units(event, trigger)
-    if trigger in _HTTP_TRIGGERS:
-        return _http_response(task_for(units[0]), event, trigger)
-    if trigger == SQS:
-        return _batch_response(task_for, _is_fifo(event), units)
-    if trigger == SNS:
-        for unit in units:
-            task_for(unit).run()
-        return None  # Lambda discards what an SNS-triggered function returns
-    return task_for(units[0]).run()  # EventBridge
+        units = _units(event, trigger)
+        if trigger in _HTTP_TRIGGERS:
+            return _http_response(task_for(units[0]), event, trigger)
+        if trigger == SQS:
+            return _batch_response(task_for, _is_fifo(event), units)
+        if trigger == SNS:
+            for unit in units:
+                task_for(unit).run()
+            return None  # Lambda discards what an SNS-triggered function returns
+        return task_for(units[0]).run()  # EventBridge
+    except (Exception, Stopped):
+        raise
+    except BaseException as error:  # SystemExit or the like from the business logic: it fails the unit
+        from task_secrets import as_exception
+
+        failure = as_exception(error)  # the runtime client would end the warm process on any other
+    raise failure  # outside the except block, which would chain the original to it
 
 
 def check_event(
@@ -304,11 +311,13 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
         return _http_answer(
             400, {"errorType": type(error).__name__, "errorMessage": str(error)}, event, trigger
         )
-    except Exception:  # run() logged it, traceback and all; the caller learns nothing of it
+    except Stopped:
+        raise
+    except BaseException:  # run() logged it, traceback and all; the caller learns nothing of it
         return _http_answer(500, _internal_error(task), event, trigger)
     try:
         return _http_answer(200, result, event, trigger)
-    except UNENCODABLE as error:  # run() logged "ok", but the result cannot be sent: the unit failed
+    except ValueError as error:  # run() logged "ok", but the result cannot be sent: the unit failed
         fields = {
             "task": task.name,
             "runtime": task.runtime,
@@ -333,7 +342,7 @@ def _internal_error(task: LambdaTask) -> dict[str, object]:
 
 
 def _http_answer(status: int, body: object, event: dict[str, object], trigger: str) -> dict[str, object]:
-    """The response to a request: `body` as JSON (strict: NaN and infinities are not JSON)."""
+    """The response to a request: `body` as strict JSON (encode_json() says what it refuses)."""
     response: dict[str, object] = {"statusCode": status}
     if trigger == ALB:
         response["statusDescription"] = _STATUS_TEXT[status]
@@ -341,7 +350,7 @@ def _http_answer(status: int, body: object, event: dict[str, object], trigger: s
         response["multiValueHeaders"] = {"Content-Type": ["application/json"]}
     else:
         response["headers"] = {"Content-Type": "application/json"}
-    response["body"] = json.dumps(body, allow_nan=False)
+    response["body"] = encode_json(body)
     response["isBase64Encoded"] = False
     return response
 
@@ -363,7 +372,9 @@ def _batch_response(
             continue
         try:
             task_for(unit).run()
-        except Exception:  # run() logged it
+        except Stopped:
+            raise
+        except BaseException:  # run() logged it; a SystemExit from the business logic fails this record only
             failures.append({"itemIdentifier": unit.message_id or ""})
     return {"batchItemFailures": failures}
 

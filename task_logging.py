@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
 import traceback
 import warnings
 
-from task import ConfigError, shown
+from task import ConfigError, message_of, shown
 from task_fields import UNENCODABLE
 
 TYPE_CHECKING = False
@@ -136,7 +137,7 @@ class JsonLogFormatter(logging.Formatter):
         }
         if error is not None:
             fields["errorType"] = type(error).__name__
-            fields["errorMessage"] = str(error)
+            fields["errorMessage"] = message_of(error)
             if not isinstance(error, ConfigError):  # a configuration error is its message, no traceback
                 fields["stackTrace"] = traceback.format_tb(error.__traceback__)
                 fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
@@ -183,7 +184,7 @@ class TextLogFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         text = super().formatMessage(record)
         fields = [
-            f"{key}={shown(value if isinstance(value, str) else _as_json(value), limit=300)}"
+            f"{key}={_field_text(value)}"
             for key, value in _extra_fields(record).items()
             if key not in ("task", "outcome") and value is not None  # the message says both
         ]
@@ -199,8 +200,21 @@ class TextLogFormatter(logging.Formatter):
         return "\n".join(self._continued(stack_info.splitlines()))
 
     def _continued(self, lines: list[str]) -> list[str]:
-        """Each line behind CONTINUATION; str.splitlines() made them, splitting at \\r, \\v and the like."""
-        return [self.CONTINUATION + line for line in lines]
+        """Each line behind CONTINUATION, escaped; str.splitlines() made them, splitting at \\r, \\v
+        and the like, and an exception's message in a traceback may hold ESC, BEL or any other text."""
+        return [self.CONTINUATION + shown(line, limit=None) for line in lines]
+
+
+#: A field's value shown as it is: no quote, comma, parenthesis or "=" to forge another field with.
+_PLAIN_VALUE = re.compile(r"[^\\\"',=()]*")
+
+
+def _field_text(value: object) -> str:
+    """A field's value for a text line, quoted when it could otherwise read as more than one field."""
+    text = shown(value if isinstance(value, str) else _as_json(value), limit=300)
+    if _PLAIN_VALUE.fullmatch(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _as_json(value: object) -> str:

@@ -1,12 +1,16 @@
 """Keeping secrets out of exceptions: every secret of a run becomes *** in the messages of the
 business logic's exceptions, before a log or an invoker sees them.
 
-Task.run() in task.py calls scrub_secrets() when the business logic fails; the
-exceptions keep their types, so errorType stays the original's.
+Task.run() in task.py calls scrubbed() when the business logic fails, and raises
+what it returns: the exception itself, scrubbed in place, or, where that cannot
+be done, a replacement that keeps its type name, its traceback and its chain.
+task_lambda calls as_exception() for what must reach the runtime client as an
+Exception. Nothing here raises: a failure to scrub withholds the message.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 
 from task import MASK, ConfigError
@@ -16,95 +20,263 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["scrub_secrets"]
+__all__ = ["MIN_SECRET_LENGTH", "as_exception", "scrubbed", "written_forms"]
 
+#: Shorter secrets are not searched for: "ab" would mask every word that holds it.
+MIN_SECRET_LENGTH = 4
 
-def scrub_secrets(error: BaseException, secrets: Sequence[str]) -> None:
-    """Replace every secret in the messages of error and the exceptions tied to it by ***.
+#: Exception groups, new in Python 3.11: (BaseExceptionGroup, ExceptionGroup), or None before.
+_GROUPS: tuple[Any, Any] | None = (
+    (getattr(builtins, "BaseExceptionGroup"), getattr(builtins, "ExceptionGroup"))  # noqa: B009 (mypy's 3.10)
+    if hasattr(builtins, "ExceptionGroup")
+    else None
+)
+#: Where Python 3.11 keeps an exception's notes (an attribute mypy's 3.10 target does not know).
+_NOTES = "__notes__"
 
-    The exceptions keep their types, so a log or an invoker still sees what failed.
-    """
-    forms = _written_forms(secrets)
-    pending: list[BaseException | None] = [error]
-    seen: set[int] = set()
-    while pending and forms:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConfigError) and _built_by_config_error(current):  # the text as given
-            source, problems = current.args
-            ConfigError.__init__(current, _scrubbed(source, forms), [_scrubbed(p, forms) for p in problems])
-        else:
-            current.args = tuple(_scrubbed(arg, forms) for arg in current.args)
-            _scrub_attributes(current, forms)
-        notes = getattr(current, "__notes__", None)
-        if isinstance(notes, list):
-            notes[:] = [_scrubbed(note, forms) for note in notes]
-        if _scrubbed(_text(current), forms) != _text(current):
-            _mask_message(current, forms)
-        pending += [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
-
-
-def _built_by_config_error(error: ConfigError) -> bool:
-    """Whether its args are (source, problems), as ConfigError.__init__ keeps them (a subclass may differ)."""
-    return len(error.args) == 2 and isinstance(error.args[1], tuple)
-
+#: The message of a replacement whose original's str() failed or could not be checked.
+UNREADABLE = "(its message could not be read)"
 
 #: What an exception's message or traceback is built from besides its args.
 _MESSAGE_ATTRIBUTES = (
     (OSError, ("strerror", "filename", "filename2")),
     (SyntaxError, ("msg", "text", "filename")),  # traceback prints the offending line, `text`
+    (ImportError, ("msg", "name", "path")),  # str() is `msg`, not args
+    (UnicodeError, ("encoding", "reason")),  # str() is built from these, not args
     (ConfigError, ("source", "problems")),  # a subclass with args of its own, which keeps these itself
 )
 
 
-def _scrub_attributes(error: BaseException, forms: Sequence[str]) -> None:
-    for kind, attributes in _MESSAGE_ATTRIBUTES:
-        if isinstance(error, kind):
-            for attribute in attributes:
-                value = getattr(error, attribute, None)
-                if isinstance(value, str):
-                    setattr(error, attribute, _scrubbed(value, forms))
-                elif isinstance(value, tuple):  # a ConfigError's problems
-                    setattr(error, attribute, tuple(_scrubbed(item, forms) for item in value))
+def scrubbed(error: BaseException, secrets: Sequence[str]) -> BaseException:
+    """`error` with every written form of each secret replaced by ***, in its message, its notes and
+    the exceptions tied to it (cause, context, a group's members): scrubbed in place where Python
+    allows, else replaced (see _replacement()). Never raises."""
+    forms = written_forms(secrets)
+    if not forms:
+        return error
+    try:
+        return _Scrubber(forms).scrub(error)
+    except Exception:  # a chain too long to walk, or an exception hostile beyond what is foreseen
+        return _replacement(error, UNREADABLE)
 
 
-def _written_forms(secrets: Sequence[str]) -> list[str]:
-    """Each secret as it may appear in a message: as is, as repr() and JSON escape it; longest first."""
-    forms = {form for secret in secrets for form in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1])}
+def written_forms(secrets: Sequence[str]) -> list[str]:
+    """Each secret as a message may hold it, longest first: as it is, as repr() and ascii() show it,
+    JSON-escaped, URL-encoded, and as the repr of its UTF-8 bytes."""
+    from urllib.parse import quote, quote_plus  # only when a run failed
+
+    forms: set[str] = set()
+    for secret in secrets:
+        if len(secret) < MIN_SECRET_LENGTH:
+            continue
+        encodings = (
+            secret,
+            repr(secret)[1:-1],
+            ascii(secret)[1:-1],
+            json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            quote(secret),
+            quote(secret, safe=""),
+            quote_plus(secret),
+            repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+        )
+        forms.update(encodings)
     return sorted(forms, key=len, reverse=True)
 
 
-def _scrubbed(value: Any, forms: Sequence[str]) -> Any:
-    """Value, or its text with every secret replaced by *** where it holds one."""
-    text = value if isinstance(value, str) else _text(value)
-    if not any(form in text for form in forms):
-        return value
-    for form in forms:
-        text = text.replace(form, MASK)
-    return text
+def as_exception(error: BaseException) -> Exception:
+    """`error` as an Exception, for the Lambda runtime client, which lets any other BaseException end
+    the process: the error itself, or a stand-in with its type name, message, traceback and chain."""
+    if isinstance(error, Exception):
+        return error
+    stand_in: Exception = _stand_in(type(error), Exception)(_text(error) or UNREADABLE)
+    _copy_chain(error, stand_in)
+    return stand_in
 
 
-def _text(value: object) -> str:
-    """str(value), or "" for a value whose str() fails: scrubbing never raises an error of its own."""
+class _Scrubber:
+    """One scrubbing of one failure: each exception of the chain visited once, cycles included."""
+
+    def __init__(self, forms: list[str]) -> None:
+        self.forms = forms
+        self.done: dict[int, BaseException] = {}
+
+    def scrub(self, error: BaseException) -> BaseException:
+        if id(error) in self.done:
+            return self.done[id(error)]
+        self.done[id(error)] = error  # a cycle back to it finds it as it is
+        try:
+            result = self._in_place(error)
+        except Exception:  # read-only args, a frozen dataclass, notes that cannot be set
+            result = None
+        if result is None:
+            result = self._replaced(error)
+        self.done[id(error)] = result
+        return result
+
+    def _in_place(self, error: BaseException) -> BaseException | None:
+        """Scrub `error` itself; None when it cannot be done, or when its str() still shows a secret."""
+        if _is_group(error):
+            return None  # its message and its members are read-only: always rebuilt
+        if isinstance(error, ConfigError) and _built_by_config_error(error):  # the text as given
+            source, problems = error.args
+            ConfigError.__init__(error, self.text(source), [self.text(problem) for problem in problems])
+        else:
+            self._set(error, "args", tuple(self.value(arg) for arg in error.args))
+            for kind, attributes in _MESSAGE_ATTRIBUTES:
+                if isinstance(error, kind):
+                    for attribute in attributes:
+                        self._set(error, attribute, self.value(getattr(error, attribute, None)))
+        if isinstance(error, SystemExit):  # Python prints `code` when a process ends with it
+            self._set(error, "code", self.value(error.code))
+        notes = getattr(error, _NOTES, None)
+        if notes is not None:
+            self._set(error, _NOTES, self.notes(notes))
+        for link in ("__cause__", "__context__"):
+            linked = getattr(error, link)
+            if linked is not None:
+                self._set(error, link, self.scrub(linked))
+        text = _text(error)
+        if text is None or self.holds_secret(text):
+            return None
+        return error
+
+    def _replaced(self, error: BaseException) -> BaseException:
+        message = _text(error)
+        message = UNREADABLE if message is None else self.text(message)
+        members = None
+        if _is_group(error):
+            group_message = _text(getattr(error, "message", None))
+            message = UNREADABLE if group_message is None else self.text(group_message)
+            members = [self.scrub(member) for member in getattr(error, "exceptions", ())]
+        replacement = _replacement(error, message, members=members)
+        if isinstance(error, SystemExit) and isinstance(replacement, SystemExit):
+            replacement.code = self.value(error.code)  # else None, which would end a process with 0
+        for link in ("__cause__", "__context__"):
+            linked = getattr(error, link)
+            setattr(replacement, link, None if linked is None else self.scrub(linked))
+        notes = getattr(error, _NOTES, None)
+        if notes is not None:
+            setattr(replacement, _NOTES, self.notes(notes))
+        return replacement
+
+    def holds_secret(self, text: str) -> bool:
+        return any(form in text for form in self.forms)
+
+    def text(self, text: str) -> str:
+        for form in self.forms:
+            text = text.replace(form, MASK)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """`value`, or its text scrubbed where that holds a secret; a tuple item by item (problems)."""
+        if value is None or isinstance(value, (int, float)):
+            return value
+        if isinstance(value, tuple):
+            return tuple(self.value(item) for item in value)
+        text = value if isinstance(value, str) else _text(value)
+        if text is None:
+            return UNREADABLE
+        return self.text(text) if self.holds_secret(text) else value
+
+    def notes(self, notes: object) -> list[str]:
+        if not isinstance(notes, (list, tuple)):
+            return [UNREADABLE]
+        return [self.text(note) if isinstance(note, str) else UNREADABLE for note in notes]
+
+    @staticmethod
+    def _set(error: BaseException, attribute: str, value: object) -> None:
+        """Set an attribute only where it changes: setting may fail (a frozen dataclass)."""
+        if getattr(error, attribute, None) is not value:
+            setattr(error, attribute, value)
+
+
+def _built_by_config_error(error: ConfigError) -> bool:
+    """Whether its args are (source, problems), as ConfigError.__init__ keeps them (a subclass may differ)."""
+    return len(error.args) == 2 and isinstance(error.args[0], str) and isinstance(error.args[1], tuple)
+
+
+def _is_group(error: BaseException) -> bool:
+    return _GROUPS is not None and isinstance(error, _GROUPS[0])
+
+
+def _text(value: object) -> str | None:
+    """str(value), or None for a value whose str() fails or is no string."""
     try:
-        return str(value)
+        text = str(value)
     except Exception:
-        return ""
+        return None
+    return text if type(text) is str else None
 
 
-def _mask_message(error: BaseException, forms: Sequence[str]) -> None:
-    """For an exception whose message is built from more than its args (a subprocess's command,
-    say): give it a subclass of the same name whose str() is the scrubbed message."""
+def _replacement(
+    error: BaseException,
+    message: str,
+    *,
+    members: list[BaseException] | None = None,
+) -> BaseException:
+    """A new exception with `error`'s type name, traceback and notes' place, and `message` as its str():
+    an instance of a subclass of its class where Python allows that, else a stand-in."""
     cls = type(error)
-    message = _scrubbed(_text(error), forms)
-    attributes = {
-        "__str__": lambda self: message,
-        "__module__": cls.__module__,
-        "__qualname__": cls.__qualname__,
-    }
     try:
-        error.__class__ = type(cls.__name__, (cls,), attributes)
-    except TypeError:  # a built-in layout that refuses a new class: keep the scrubbed text at least
-        error.args = (message,)
+        replacement = _instance_of_subclass(cls, message, members)
+    except Exception:  # a class that refuses subclasses or a bare instance, a frozen dataclass
+        replacement = _stand_in_instance(error, message, members)
+    replacement.__traceback__ = error.__traceback__
+    return replacement
+
+
+def _instance_of_subclass(
+    cls: type[BaseException], message: str, members: list[BaseException] | None
+) -> BaseException:
+    kind = _subclass_showing_args(cls)
+    if members is not None:
+        return kind(message, members)
+    instance = kind.__new__(kind)
+    instance.args = (message,)
+    if _text(instance) != message:  # its class builds str() some other way still
+        raise TypeError("the replacement does not show its message")
+    return instance
+
+
+def _subclass_showing_args(cls: type[BaseException]) -> type[BaseException]:
+    """A subclass of cls with cls's name whose str() and repr() come from args alone (or, for a group,
+    its message), not from what the original keeps elsewhere."""
+    body: dict[str, object] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    if _GROUPS is None or not issubclass(cls, _GROUPS[0]):
+        body |= {"__str__": BaseException.__str__, "__repr__": BaseException.__repr__, "__init__": _no_init}
+    return type(cls.__name__, (cls,), body)
+
+
+def _no_init(self: BaseException, *args: object) -> None:
+    """The replacement's args are set after it is made; its original's __init__ may want others."""
+
+
+def _stand_in_instance(
+    error: BaseException, message: str, members: list[BaseException] | None
+) -> BaseException:
+    cls = type(error)
+    stand_in: BaseException
+    if members is not None and _GROUPS is not None:
+        base_group, group = _GROUPS
+        every_one_an_exception = all(isinstance(member, Exception) for member in members)
+        stand_in = _stand_in(cls, group if every_one_an_exception else base_group)(message, members)
+    else:
+        stand_in = _stand_in(cls, Exception if isinstance(error, Exception) else BaseException)(message)
+    return stand_in
+
+
+def _stand_in(cls: type[BaseException], base: type[BaseException]) -> type[Any]:
+    """A class deriving from `base` alone, named as `cls` is: what a log or Lambda shows as errorType."""
+    module = cls.__module__ if isinstance(cls.__module__, str) else None
+    return type(cls.__name__, (base,), {"__module__": module, "__qualname__": cls.__qualname__})
+
+
+def _copy_chain(source: BaseException, target: BaseException) -> None:
+    target.__traceback__ = source.__traceback__
+    target.__cause__ = source.__cause__
+    target.__context__ = source.__context__
+    target.__suppress_context__ = source.__suppress_context__
+    notes = getattr(source, _NOTES, None)
+    if isinstance(notes, list):
+        setattr(target, _NOTES, notes)
