@@ -16,7 +16,7 @@ import time
 import traceback
 import warnings
 
-from task import ConfigError, message_of, shown
+from task import ConfigError, Stopped, message_of, shown
 from task_fields import UNENCODABLE
 
 TYPE_CHECKING = False
@@ -50,6 +50,10 @@ LEVELS = {
     "CRITICAL": logging.CRITICAL,
 }
 _LEVEL_NAMES = "DEBUG, INFO, WARNING (or WARN), ERROR, CRITICAL"
+
+#: Failures whose message says all: a configuration error, and a run stopped by a signal (where
+#: the signal happened to find the code is no one's concern).
+_WITHOUT_TRACEBACK = (ConfigError, Stopped)
 
 #: What every LogRecord holds; anything else on a record came from its `extra` fields.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -138,7 +142,7 @@ class JsonLogFormatter(logging.Formatter):
         if error is not None:
             fields["errorType"] = type(error).__name__
             fields["errorMessage"] = message_of(error)
-            if not isinstance(error, ConfigError):  # a configuration error is its message, no traceback
+            if not isinstance(error, _WITHOUT_TRACEBACK):
                 fields["stackTrace"] = traceback.format_tb(error.__traceback__)
                 fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
         core = frozenset(fields)
@@ -158,8 +162,9 @@ class TextLogFormatter(logging.Formatter):
 
     A failure's traceback follows, every line of it behind CONTINUATION, so
     that nothing in it (an exception's message may hold any text) can pass for
-    a record of its own; so does every line of a message after its first. A
-    configuration error has no traceback: its message says all.
+    a record of its own; so does every line of a message after its first.
+    Every line is escaped. A configuration error, or a run stopped by a
+    signal, has no traceback: its message says all.
     """
 
     #: What starts every line of a record but its first.
@@ -175,7 +180,7 @@ class TextLogFormatter(logging.Formatter):
         record.asctime = self.formatTime(record, self.datefmt)
         text = self.formatMessage(record)
         error = record.exc_info[1] if record.exc_info else None
-        if record.exc_info and error is not None and not isinstance(error, ConfigError):
+        if record.exc_info and error is not None and not isinstance(error, _WITHOUT_TRACEBACK):
             text += "\n" + self.formatException(record.exc_info)
         if record.stack_info:
             text += "\n" + self.formatStack(record.stack_info)
