@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
+import io
 import json
 import logging
 import os
@@ -14,10 +15,12 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -290,10 +293,13 @@ def test_an_http_request_gets_a_500_that_says_nothing_of_the_exception(
     assert_shows_no_secret(json.dumps(answer) + formatted(records))
 
 
+#: "§" keeps a secret out of the words of a traceback; no lone surrogate, which no JSON source delivers.
+ANY_SECRET = st.text(st.characters(exclude_categories=["Cs"]), min_size=3, max_size=12).map("\u00a7".__add__)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    # "§" keeps a secret out of the words of a traceback; no lone surrogate, which no JSON source delivers
-    secret=st.text(st.characters(exclude_categories=["Cs"]), min_size=3, max_size=12).map("\u00a7".__add__),
+    secret=ANY_SECRET,
     shape=st.sampled_from(sorted(SHAPES)),
     trigger=st.sampled_from(["direct", "sqs", "http"]),
 )
@@ -308,6 +314,20 @@ def test_no_written_form_of_any_secret_escapes_any_shape_of_failure_in_any_trigg
     except Exception as error:
         shown = everything_about(error)
     assert_shows_no_secret(shown + formatted(records), secret)
+
+
+@settings(max_examples=40, deadline=None)
+@given(secret=ANY_SECRET, shape=st.sampled_from(sorted(SHAPES)), log_format=st.sampled_from(["json", "text"]))
+def test_no_written_form_of_any_secret_escapes_the_command_line(
+    secret: str, shape: str, log_format: str
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryDirectory() as directory, redirect_stdout(out), redirect_stderr(err):
+        path = Path(directory, "params.json")
+        path.write_text(json.dumps({"shape": shape, "token": secret}))
+        status = run_command_line(Failing, ["--config", str(path)], environ={"TASK_LOG_FORMAT": log_format})
+    assert status == 1
+    assert_shows_no_secret(out.getvalue() + err.getvalue(), secret)
 
 
 @pytest.mark.parametrize(
