@@ -89,7 +89,8 @@ def as_exception(error: BaseException) -> Exception:
     the process: the error itself, or a stand-in with its type name, message, traceback and chain."""
     if isinstance(error, Exception):
         return error
-    stand_in: Exception = _stand_in(type(error), Exception)(_text(error) or UNREADABLE)
+    message = _text(error)
+    stand_in: Exception = _stand_in(type(error), Exception)(UNREADABLE if message is None else message)
     _copy_chain(error, stand_in)
     return stand_in
 
@@ -130,7 +131,9 @@ class _Scrubber:
         if isinstance(error, SystemExit):  # Python prints `code` when a process ends with it
             self._set(error, "code", self.value(error.code))
         notes = getattr(error, _NOTES, None)
-        if notes is not None:
+        if isinstance(notes, list):
+            notes[:] = self.notes(notes)
+        elif notes is not None:  # a tuple, or what no note can be
             self._set(error, _NOTES, self.notes(notes))
         for link in ("__cause__", "__context__"):
             linked = getattr(error, link)
@@ -173,7 +176,8 @@ class _Scrubber:
         if value is None or isinstance(value, (int, float)):
             return value
         if isinstance(value, tuple):
-            return tuple(self.value(item) for item in value)
+            items = tuple(self.value(item) for item in value)
+            return value if all(new is old for new, old in zip(items, value, strict=True)) else items
         text = value if isinstance(value, str) else _text(value)
         if text is None:
             return UNREADABLE
