@@ -175,13 +175,13 @@ class ArrayCheckReport:
         if self.size:
             lines.append(f"Array size: {self.size} ({self.size_origin})")
             lines.append(f"Missing indices ({len(self.missing)}): {_ranges(self.missing) or 'none'}")
+            lines.append(
+                f"Indices in several documents ({len(self.repeated)}): {_ranges(self.repeated) or 'none'}"
+            )
             if self.never_run:
                 lines.append(
                     f"Indices beyond the array, never run ({len(self.never_run)}): {_ranges(self.never_run)}"
                 )
-            lines.append(
-                f"Indices in several documents ({len(self.repeated)}): {_ranges(self.repeated) or 'none'}"
-            )
         else:
             lines.append("Array size: 0 (no document has an array_index)")
         if self.ok:

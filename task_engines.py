@@ -80,9 +80,6 @@ class Engine:
         #: What the attempt variable holds on the first attempt: the logs count from 1 for every engine.
         self.first_attempt = first_attempt
 
-    def __repr__(self) -> str:
-        return f"<Engine {self.name}>"
-
 
 #: Every engine, as the contract's table "Indexed jobs on other engines" lists them.
 ENGINES = (
