@@ -6,7 +6,6 @@ the test helpers in task_testing; this module imports none of them up front.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -627,12 +626,11 @@ class BatchTask(Task):
     def log_fields(self) -> dict[str, object]:
         from task_engines import engine_fields
 
-        fields = engine_fields(self.environ)  # engine, job_id, attempt
-        with contextlib.suppress(ConfigError):  # an invalid index is the run's error, not a field
+        try:
             index = self.array_index()
-            if index is not None:
-                fields["array_index"] = index
-        return fields
+        except ConfigError:  # an invalid index is the run's error, not a field
+            index = None
+        return engine_fields(self.environ, index)
 
     def _location(self) -> tuple[str, str, str]:
         """The file, table and key to read; constructor arguments win over the environment."""

@@ -160,8 +160,9 @@ def batch_job_variable(environ: Mapping[str, str]) -> str | None:
     return None if engine is None else engine.job_variable
 
 
-def engine_fields(environ: Mapping[str, str]) -> dict[str, object]:
-    """The log fields `engine`, `job_id` and `attempt` (an integer, from 1), where the engine sets them.
+def engine_fields(environ: Mapping[str, str], index: int | None) -> dict[str, object]:
+    """The log fields `engine`, `job_id`, `array_index` (this copy's `index`, unless None) and
+    `attempt` (an integer, from 1), where the engine sets them.
 
     The engine is the one whose index variable is set; without one (or with
     several), the first whose job variable is not empty (batch_job_variable);
@@ -169,11 +170,13 @@ def engine_fields(environ: Mapping[str, str]) -> dict[str, object]:
     """
     found = _with_an_index(environ)
     engine = found[0] if len(found) == 1 else _engine_of_job(environ)
-    if engine is None:
+    if engine is None:  # then there is no index either: an index names its engine
         return {}
     fields: dict[str, object] = {"engine": engine.name}
     if engine.job_id_variable is not None and environ.get(engine.job_id_variable):
         fields["job_id"] = environ[engine.job_id_variable]
+    if index is not None:
+        fields["array_index"] = index
     if engine.attempt_variable is not None:
         attempt = decimal(environ.get(engine.attempt_variable, ""), max_digits=9)
         if attempt is not None:
