@@ -111,7 +111,7 @@ class Sample:
 
 def child_environment(**variables: str) -> dict[str, str]:
     """This process's environment without anything the library reads, plus `variables`."""
-    ours = ("TASK_", "AWS_BATCH_", "AWS_LAMBDA_", "WIDGET_")
+    ours = ("TASK_", "AWS_BATCH_", "AWS_LAMBDA_", "WIDGET_", "JOB_COMPLETION_", "CLOUD_RUN_")
     environ = {name: value for name, value in os.environ.items() if not name.startswith(ours)}
     return {**environ, **variables}
 

@@ -112,7 +112,7 @@ def any_runtime(request: pytest.FixtureRequest) -> str:
 
 
 #: Variables the library reads: a test that wants one sets it itself.
-_LIBRARY_VARIABLES = ("TASK_", "AWS_BATCH_", "AWS_LAMBDA_", "WIDGET_", "DB_")
+_LIBRARY_VARIABLES = ("TASK_", "AWS_BATCH_", "AWS_LAMBDA_", "WIDGET_", "DB_", "JOB_COMPLETION_", "CLOUD_RUN_")
 
 
 @pytest.fixture(autouse=True)

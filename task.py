@@ -6,7 +6,6 @@ the test helpers in task_testing; this module imports none of them up front.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -14,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
-from task_fields import REQUIRED, Field, between, decimal, json_kind
+from task_fields import REQUIRED, Field, between, json_kind
 
 # `typing` is not imported at run time: the Lambda runtime client has not loaded
 # it, and importing it would add about 9% to a cold start. mypy and ruff read
@@ -54,9 +53,6 @@ TASK_CONFIG_DB = "TASK_CONFIG_DB"
 TASK_CONFIG_KEY = "TASK_CONFIG_KEY"
 TASK_CONFIG_TABLE = "TASK_CONFIG_TABLE"
 TASK_ENV_REFS = "TASK_ENV_REFS"
-AWS_BATCH_JOB_ID = "AWS_BATCH_JOB_ID"
-AWS_BATCH_JOB_ARRAY_INDEX = "AWS_BATCH_JOB_ARRAY_INDEX"
-AWS_BATCH_JOB_ATTEMPT = "AWS_BATCH_JOB_ATTEMPT"
 
 #: How a secret is shown wherever a person or a log could see it.
 MASK = "***"
@@ -64,8 +60,8 @@ MASK = "***"
 REFERENCE_KEY = "$env"
 #: TinyDB.default_table_name, kept here so that naming the source needs no import.
 TINYDB_DEFAULT_TABLE = "_default"
-#: AWS Batch runs array jobs of 2 to 10,000 children.
-MAX_ARRAY_INDEX = 9_999
+#: The highest array index any engine gives: a Kubernetes Indexed Job's (task_engines has each one's).
+MAX_ARRAY_INDEX = 99_999
 
 #: Records of every unit of work go here; the application chooses handlers and levels.
 logger = logging.getLogger("task")
@@ -596,10 +592,11 @@ class LocalTask(Task):
 
 
 class BatchTask(Task):
-    """Parameters from one document of a TinyDB file: an AWS Batch job.
+    """Parameters from one document of a TinyDB file: an AWS Batch job, or any indexed job's copy.
 
-    The document is {"task": KEY, "params": {...}}; an array job's child i
-    reads the one with "array_index": i. The file is only ever read.
+    The document is {"task": KEY, "params": {...}}; copy i of an indexed job
+    (an AWS Batch array job, a Kubernetes Indexed Job, a Cloud Run job: see
+    task_engines) reads the one with "array_index": i. The file is only ever read.
     """
 
     runtime = "batch"
@@ -633,38 +630,35 @@ class BatchTask(Task):
         return documents_of_key(read_tinydb(path, self.environ), table, key)
 
     def array_index(self) -> int | None:
-        """This array child's index (AWS_BATCH_JOB_ARRAY_INDEX), or None outside an array job."""
-        text = self.environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
-        if text is None:
-            return None
-        index = decimal(text, max_digits=4)
-        if index is None or index > MAX_ARRAY_INDEX:
-            expected = f"an index from 0 to {MAX_ARRAY_INDEX}"
-            raise ConfigError(
-                self.describe_source(),
-                [f"{AWS_BATCH_JOB_ARRAY_INDEX} must be {expected}, got '{shown(text)}'"],
-            )
-        return index
+        """This copy's index in an indexed job (AWS_BATCH_JOB_ARRAY_INDEX, JOB_COMPLETION_INDEX or
+        CLOUD_RUN_TASK_INDEX: task_engines), or None outside one."""
+        from task_engines import array_index
+
+        try:
+            return array_index(self.environ)
+        except SourceError as exc:
+            raise ConfigError(self.describe_source(), [str(exc)]) from None
 
     def describe_source(self) -> str:
-        path, table, key = self._location()
-        described = f"TinyDB file {shown(path, limit=300)}, table '{shown(table)}', key '{shown(key)}'"
-        index = self.environ.get(AWS_BATCH_JOB_ARRAY_INDEX)
+        from task_engines import index_text
+
+        index = index_text(self.environ)
+        described = self.describe_file()
         return described if index is None else f"{described}, array index {shown(index)}"
 
+    def describe_file(self) -> str:
+        """The file, table and key, without this copy's index: the source of every document of the key."""
+        path, table, key = self._location()
+        return f"TinyDB file {shown(path, limit=300)}, table '{shown(table)}', key '{shown(key)}'"
+
     def log_fields(self) -> dict[str, object]:
-        environ = self.environ
-        fields: dict[str, object] = {}
-        if environ.get(AWS_BATCH_JOB_ID):
-            fields["job_id"] = environ[AWS_BATCH_JOB_ID]
-        with contextlib.suppress(ConfigError):  # an invalid index is the run's error, not a field
+        from task_engines import engine_fields
+
+        try:
             index = self.array_index()
-            if index is not None:
-                fields["array_index"] = index
-        attempt = decimal(environ.get(AWS_BATCH_JOB_ATTEMPT, ""), max_digits=9)
-        if attempt is not None:
-            fields["attempt"] = attempt
-        return fields
+        except ConfigError:  # an invalid index is the run's error, not a field
+            index = None
+        return engine_fields(self.environ, index)
 
     def _location(self) -> tuple[str, str, str]:
         """The file, table and key to read; constructor arguments win over the environment."""

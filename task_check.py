@@ -12,9 +12,11 @@ from task import (
     REFERENCE_KEY,
     ConfigError,
     Secret,
+    SourceError,
     is_reference,
     shown,
 )
+from task_engines import CLOUD_RUN_TASK_COUNT, LARGEST_ARRAY, array_size, indexed_engine
 from task_fields import json_kind
 from task_sources import array_index_of, config_error_from, params_of
 
@@ -88,10 +90,12 @@ class ArrayCheckReport:
         "document_count",
         "invalid",
         "missing",
+        "never_run",
         "read_problems",
         "repeated",
         "runtime",
         "size",
+        "size_origin",
         "source",
         "unindexed",
     )
@@ -103,6 +107,8 @@ class ArrayCheckReport:
         checks: Sequence[DocumentCheck] = (),
         *,
         read_problems: Sequence[str] = (),
+        size: int | None = None,
+        size_origin: str = "as given",
     ) -> None:
         self.runtime = runtime
         #: The source as the report shows it, escaped (see _escaped).
@@ -119,10 +125,14 @@ class ArrayCheckReport:
                 counts[index] = counts.get(index, 0) + 1
         #: How many documents have no array_index (what a job that is no array job reads).
         self.unindexed = sum(1 for _, index, _ in checks if index is None)
-        #: The array size the documents serve: the highest array_index plus one.
-        self.size = max(counts, default=-1) + 1
+        #: The array's size: as given, else the highest array_index plus one.
+        self.size = max(counts, default=-1) + 1 if size is None else size
+        #: Where the size came from, for a person.
+        self.size_origin = "the highest array_index plus one" if size is None else size_origin
         #: The indices from 0 to size - 1 that no document has.
         self.missing = tuple(index for index in range(self.size) if index not in counts)
+        #: The indices of size or more that documents have: an array of this size never runs them.
+        self.never_run = tuple(sorted(index for index in counts if index >= self.size))
         #: The indices that more than one document has.
         self.repeated = tuple(sorted(index for index, count in counts.items() if count > 1))
 
@@ -163,11 +173,15 @@ class ArrayCheckReport:
             f"Documents: {valid} of {self.document_count} valid; {self.unindexed} without array_index"
         )
         if self.size:
-            lines.append(f"Array size: {self.size} (the highest array_index plus one)")
+            lines.append(f"Array size: {self.size} ({self.size_origin})")
             lines.append(f"Missing indices ({len(self.missing)}): {_ranges(self.missing) or 'none'}")
             lines.append(
                 f"Indices in several documents ({len(self.repeated)}): {_ranges(self.repeated) or 'none'}"
             )
+            if self.never_run:
+                lines.append(
+                    f"Indices beyond the array, never run ({len(self.never_run)}): {_ranges(self.never_run)}"
+                )
         else:
             lines.append("Array size: 0 (no document has an array_index)")
         if self.ok:
@@ -190,6 +204,11 @@ class ArrayCheckReport:
             problems.append(f"array indices no document has: {_ranges(self.missing)}")
         if self.repeated:
             problems.append(f"array indices more than one document has: {_ranges(self.repeated)}")
+        if self.never_run:
+            problems.append(
+                f"array indices an array of {self.size} never runs, so their documents never do: "
+                f"{_ranges(self.never_run)}"
+            )
         if self.unindexed > 1:
             problems.append(
                 f"{self.unindexed} documents without array_index; a job that is no array job needs one"
@@ -223,15 +242,21 @@ def _origin(task: Task, raw: Mapping[str, object], name: str) -> str:
     return f"from {task.origin}"
 
 
-def check_every_document(task: BatchTask) -> ArrayCheckReport:
+def check_every_document(task: BatchTask, array_size: int | None = None) -> ArrayCheckReport:
     """Check every document of the task's key as its own job would: one parse of the file, one pass.
 
     The one without array_index and every array child, whatever the task's own
-    array index; the source is named as the task describes it.
+    array index; indices from 0 to the highest that the engine whose index
+    variable is set gives (without one, any engine's: 0 to 99,999). The array
+    has `array_size` children when given, else CLOUD_RUN_TASK_COUNT's when
+    set, else as many as the highest array_index plus one.
     """
     try:
-        source = task.describe_source()
+        source = task.describe_file()
         try:
+            engine = indexed_engine(task.environ)
+            largest_index = MAX_ARRAY_INDEX if engine is None else engine.largest_index
+            size, size_origin = _array_size(task.environ, array_size, largest_index)
             documents = task.documents()
         except READ_ERRORS as exc:
             raise config_error_from(exc, source) from exc
@@ -243,21 +268,40 @@ def check_every_document(task: BatchTask) -> ArrayCheckReport:
     # --check --all peaks at 480 MB instead of 600 MB.
     distinct: dict[str, str] = {}
     for doc_id, document in documents.items():
-        index = array_index_of(document)
-        problems = _problems_of(task, source, document, index)
+        index = array_index_of(document, largest_index)
+        problems = _problems_of(task, source, document, index, largest_index)
         checks.append((doc_id, index, tuple(distinct.setdefault(problem, problem) for problem in problems)))
-    return ArrayCheckReport(task.runtime, source, checks)
+    return ArrayCheckReport(task.runtime, source, checks, size=size, size_origin=size_origin)
+
+
+def _array_size(environ: Mapping[str, str], given: int | None, largest_index: int) -> tuple[int | None, str]:
+    """The array's size and where it came from: as given, else CLOUD_RUN_TASK_COUNT, else None (inferred).
+
+    SourceError when it is no size, or more than the engine runs.
+    """
+    origin = "as given"
+    if given is None:
+        text = environ.get(CLOUD_RUN_TASK_COUNT, "")
+        if not text:
+            return None, ""
+        given, origin = array_size(text), CLOUD_RUN_TASK_COUNT
+        if given is None:
+            expected = f"an array size from 1 to {LARGEST_ARRAY}"
+            raise SourceError(f"{CLOUD_RUN_TASK_COUNT} must be {expected}, got '{shown(text)}'")
+    if not 1 <= given <= largest_index + 1:
+        raise SourceError(f"an array of {given} cannot run: its indices must be from 0 to {largest_index}")
+    return given, origin
 
 
 def _problems_of(
-    task: BatchTask, source: str, document: dict[str, object], index: int | str | None
+    task: BatchTask, source: str, document: dict[str, object], index: int | str | None, largest_index: int
 ) -> list[str]:
     """What keeps one document from running, as its own job would read it."""
     problems = []
     if index == "invalid":
         value = document["array_index"]
         got = shown(str(value), limit=20) if type(value) is int else json_kind(value)
-        problems.append(f"array_index: expected an integer from 0 to {MAX_ARRAY_INDEX}, got {got}")
+        problems.append(f"array_index: expected an integer from 0 to {largest_index}, got {got}")
     try:
         task.validate(params_of(document))
     except ConfigError as error:

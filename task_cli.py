@@ -16,8 +16,6 @@ import sys
 import threading
 
 from task import (
-    AWS_BATCH_JOB_ARRAY_INDEX,
-    AWS_BATCH_JOB_ID,
     READ_ERRORS,
     TASK_CONFIG_DB,
     TASK_CONFIG_FILE,
@@ -33,6 +31,7 @@ from task import (
     runnable,
     shown,
 )
+from task_engines import CLOUD_RUN_TASK_COUNT, ENGINES, LARGEST_ARRAY, array_size, batch_job_variable
 from task_fields import encode_json
 from task_logging import TASK_LOG_FORMAT, TASK_LOG_LEVEL, log_settings, logging_to_stderr
 
@@ -73,6 +72,9 @@ EXIT_TERMINATED = 128 + 15  # the shell's convention for "killed by SIGTERM"
 EXIT_INTERRUPTED = 128 + 2  # and for "killed by SIGINT" (Ctrl-C)
 
 _COMMAND_LINE_RUNTIMES: dict[str, type] = {"local": LocalTask, "batch": BatchTask, "env": EnvTask}
+
+#: What makes the batch runtime the default: AWS_BATCH_JOB_ID, JOB_COMPLETION_INDEX, CLOUD_RUN_JOB.
+_JOB_VARIABLES = tuple(engine.job_variable for engine in ENGINES)
 
 # option -> (the runtime it belongs to, the runtime's constructor keyword, if it is one)
 _RUNTIME_OPTIONS = {
@@ -157,14 +159,12 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
         for option, (owner, keyword) in _RUNTIME_OPTIONS.items()
         if owner == args.runtime and keyword is not None and getattr(args, option) is not None
     }
-    if args.all:  # every document, whatever this job's own array index
-        environ = {name: value for name, value in environ.items() if name != AWS_BATCH_JOB_ARRAY_INDEX}
     task: Task = runnable(business, _COMMAND_LINE_RUNTIMES[args.runtime])(**keywords, environ=environ)
     if args.all:
         from task_check import check_every_document
 
         assert isinstance(task, BatchTask)  # --all is for the batch runtime only
-        return _report(task.name, check_every_document(task), args.reason)
+        return _report(task.name, check_every_document(task, args.array_size), args.reason)
     if args.check:
         return _report(task.name, task.check(), args.reason)
     try:
@@ -427,6 +427,8 @@ def _parse(
     ]
     if args.all and not args.check:
         problems.append("--all checks every document of the key: use it with --check")
+    if args.array_size is not None and not (args.all and args.check):
+        problems.append("--array-size is the size of the array --check --all checks: use it with both")
     if args.runtime == "lambda" and args.event is None:
         problems.append("the lambda runtime runs an event: give --event PATH")
     if problems:
@@ -439,7 +441,7 @@ def _argument_parser(business: type[BusinessTask]) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         description=f"Run the {business.name} task. Runtime: --runtime, else lambda when --event is "
-        f"given, else batch when {AWS_BATCH_JOB_ID} is set, else local.",
+        f"given, else batch when {' or '.join(_JOB_VARIABLES)} is set, else local.",
         epilog=f"Logs go to standard error: text, or JSON lines in AWS Batch ({TASK_LOG_FORMAT}=json|text "
         f"chooses); {TASK_LOG_LEVEL} sets the level (default INFO).",
     )
@@ -453,6 +455,13 @@ def _argument_parser(business: type[BusinessTask]) -> argparse.ArgumentParser:
     add("--event", metavar="PATH", help="lambda: run the JSON event in this file through the handler")
     add("--check", action="store_true", help="validate the parameters and report; run nothing")
     add("--all", action="store_true", help="batch, with --check: check every document of the key")
+    add(
+        "--array-size",
+        metavar="N",
+        type=_array_size,
+        help="with --check --all: the array has exactly N copies, indices 0 to N-1 (default: "
+        f"${CLOUD_RUN_TASK_COUNT}, else the highest array_index plus one)",
+    )
     return parser
 
 
@@ -462,6 +471,17 @@ def _choose_runtime(requested: str | None, event: str | None, environ: Mapping[s
         return requested, f"--runtime {requested} was given"
     if event is not None:
         return "lambda", "--event was given"
-    if environ.get(AWS_BATCH_JOB_ID):
-        return "batch", f"{AWS_BATCH_JOB_ID} is set"
-    return "local", f"--runtime was not given and {AWS_BATCH_JOB_ID} is not set"
+    variable = batch_job_variable(environ)
+    if variable is not None:
+        return "batch", f"{variable} is set"
+    return "local", f"--runtime was not given and none of {', '.join(_JOB_VARIABLES)} is set"
+
+
+def _array_size(text: str) -> int:
+    """--array-size's value: a whole number from 1 to the largest array any engine runs."""
+    size = array_size(text)
+    if size is None:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {LARGEST_ARRAY}, got '{shown(text)}'")
+    return size

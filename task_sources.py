@@ -229,13 +229,14 @@ def find_params(documents: Mapping[str, Mapping[str, object]], key: str, index: 
     return params_of(documents[matches[0]])
 
 
-def array_index_of(document: Mapping[str, object]) -> int | str | None:
-    """A document's array index; None without one, "invalid" when it is no index AWS Batch sets."""
+def array_index_of(document: Mapping[str, object], largest: int = MAX_ARRAY_INDEX) -> int | str | None:
+    """A document's array index; None without one, "invalid" when it is no index from 0 to `largest`
+    (by default, to the highest that any engine gives)."""
     if "array_index" not in document:
         return None
     index = document["array_index"]
     # type(), not isinstance(): true == 1, but is no index.
-    return index if type(index) is int and 0 <= index <= MAX_ARRAY_INDEX else "invalid"
+    return index if type(index) is int and 0 <= index <= largest else "invalid"
 
 
 def params_of(document: Mapping[str, object]) -> object:

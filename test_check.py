@@ -14,6 +14,10 @@ from task_cli import run_command_line
 
 WIDGET_JSON = PROJECT_DIR / "fixtures" / "widget.json"
 TASKS_JSON = PROJECT_DIR / "fixtures" / "tasks.json"
+#: Why the runtime is local when nothing chose it.
+NO_JOB_VARIABLE = (
+    "--runtime was not given and none of AWS_BATCH_JOB_ID, JOB_COMPLETION_INDEX, CLOUD_RUN_JOB is set"
+)
 
 
 def test_the_report_is_available_from_python() -> None:
@@ -80,7 +84,7 @@ def test_a_source_that_cannot_be_read_is_reported_as_a_problem(tmp_path: Path) -
 def test_check_never_runs_the_business_logic(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_command_line(Failing, ["--check", "--config", str(WIDGET_JSON)], environ={}) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Runtime: local, because --runtime was not given and AWS_BATCH_JOB_ID is not set\n")
+    assert out.startswith(f"Runtime: local, because {NO_JOB_VARIABLE}\n")
     assert out.endswith("Valid: the task would run with these parameters.\n")
 
 
@@ -90,7 +94,7 @@ def test_check_never_runs_the_business_logic(capsys: pytest.CaptureFixture[str])
         (
             ["--config", str(WIDGET_JSON)],
             {},
-            "Runtime: local, because --runtime was not given and AWS_BATCH_JOB_ID is not set",
+            f"Runtime: local, because {NO_JOB_VARIABLE}",
         ),
         (
             ["--runtime", "local", "--config", str(WIDGET_JSON)],
@@ -224,16 +228,31 @@ def test_every_invalid_document_is_named_by_its_array_index_with_every_problem(t
     assert SECRET not in report.render()
 
 
-def test_an_array_index_that_is_no_index_is_named_by_document_id(tmp_path: Path) -> None:
-    documents = [child(0), child("1"), child(-1), child(True), child(10_000)]
-    report = check_every_document(BatchWidget(write_tinydb(tmp_path / "tasks.json", documents)))
-    assert report.problems == (
-        "document 2: array_index: expected an integer from 0 to 9999, got a string",
-        "document 3: array_index: expected an integer from 0 to 9999, got -1",
-        "document 4: array_index: expected an integer from 0 to 9999, got a boolean",
-        "document 5: array_index: expected an integer from 0 to 9999, got 10000",
+#: The index variable each engine sets, and the highest index it gives; none set: any engine's.
+ENGINE_RANGES = {
+    "none": ({}, 99_999),
+    "aws-batch": ({"AWS_BATCH_JOB_ARRAY_INDEX": "0"}, 9_999),
+    "kubernetes": ({"JOB_COMPLETION_INDEX": "0"}, 99_999),
+    "cloud-run": ({"CLOUD_RUN_TASK_INDEX": "0"}, 9_999),
+}
+
+
+@pytest.mark.parametrize(("environ", "largest"), ENGINE_RANGES.values(), ids=ENGINE_RANGES.keys())
+def test_an_array_index_that_is_no_index_is_named_by_document_id(
+    tmp_path: Path, environ: dict[str, str], largest: int
+) -> None:
+    documents = [child(0), child("1"), child(-1), child(True), child(largest + 1), child(largest)]
+    report = check_every_document(
+        BatchWidget(write_tinydb(tmp_path / "tasks.json", documents), environ=environ)
     )
-    assert report.size == 1  # no invalid index counts towards the array
+    assert report.problems == (
+        f"document 2: array_index: expected an integer from 0 to {largest}, got a string",
+        f"document 3: array_index: expected an integer from 0 to {largest}, got -1",
+        f"document 4: array_index: expected an integer from 0 to {largest}, got a boolean",
+        f"document 5: array_index: expected an integer from 0 to {largest}, got {largest + 1}",
+        f"array indices no document has: 1-{largest - 1}",
+    )
+    assert report.size == largest + 1  # no invalid index counts towards the array
 
 
 def test_indices_missing_or_in_several_documents_are_problems(tmp_path: Path) -> None:

@@ -549,28 +549,37 @@ ARRAY_INDEX_TEXTS = (
 )
 
 
+#: The engines' index variables: one is set in an indexed job's container.
+INDEX_VARIABLES = ("AWS_BATCH_JOB_ARRAY_INDEX", "JOB_COMPLETION_INDEX", "CLOUD_RUN_TASK_INDEX")
+
+
 @PERFORMANCE
-@example(index="9" * 5000, key=None, table=None, attempt="1")
-@example(index="\u0663", key="\ud800", table="\n", attempt="9" * 5000)
+@example(index="9" * 5000, key=None, table=None, attempt="1", variables=["AWS_BATCH_JOB_ARRAY_INDEX"])
+@example(index="\u0663", key="\ud800", table="\n", attempt="9" * 5000, variables=["CLOUD_RUN_TASK_INDEX"])
+@example(
+    index="1", key=None, table=None, attempt="0", variables=["JOB_COMPLETION_INDEX", "CLOUD_RUN_TASK_INDEX"]
+)
 @given(
     index=st.none() | st.sampled_from(ARRAY_INDEX_TEXTS) | hostile_text,
     key=st.none() | st.sampled_from(["widget", "other"]) | hostile_text,
     table=st.none() | st.sampled_from(["_default", "jobs"]) | hostile_text,
-    attempt=st.none() | st.sampled_from(["1", "10", "9" * 40]) | hostile_text,
+    attempt=st.none() | st.sampled_from(["0", "1", "10", "9" * 40]) | hostile_text,
+    variables=st.lists(st.sampled_from(INDEX_VARIABLES), min_size=1, max_size=2, unique=True),
 )
 def test_hostile_batch_variables_give_a_result_or_a_readable_config_error_with_integer_log_fields(
-    index: str | None, key: str | None, table: str | None, attempt: str | None
+    index: str | None, key: str | None, table: str | None, attempt: str | None, variables: list[str]
 ) -> None:
     environ = {
         **ENVIRON,
         "AWS_BATCH_JOB_ID": "job\n\ud800",
+        "CLOUD_RUN_EXECUTION": "execution\x1b[31m",
         "TASK_CONFIG_KEY": key or "",
         "TASK_CONFIG_TABLE": table or "",
     }
     if index is not None:
-        environ["AWS_BATCH_JOB_ARRAY_INDEX"] = index
+        environ.update(dict.fromkeys(variables, index))  # two set: an error, whatever they say
     if attempt is not None:
-        environ["AWS_BATCH_JOB_ATTEMPT"] = attempt
+        environ.update({"AWS_BATCH_JOB_ATTEMPT": attempt, "CLOUD_RUN_TASK_ATTEMPT": attempt})
     with TemporaryDirectory() as directory:
         path = write_tinydb(
             Path(directory) / "tasks.json",

@@ -17,6 +17,7 @@ LIBRARY_MODULES = (
     "task",
     "task_check",
     "task_cli",
+    "task_engines",
     "task_fields",
     "task_lambda",
     "task_logging",
