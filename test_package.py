@@ -17,9 +17,13 @@ LIBRARY_MODULES = (
     "task",
     "task_check",
     "task_cli",
+    "task_events",
+    "task_everywhere",
     "task_fields",
     "task_lambda",
     "task_logging",
+    "task_pytest",
+    "task_run",
     "task_secrets",
     "task_sources",
     "task_testing",
@@ -55,13 +59,30 @@ def test_the_wheel_holds_the_library_modules_and_nothing_else(wheel: Path) -> No
     assert modules == [f"{module}.py" for module in LIBRARY_MODULES]
 
 
-def test_the_wheel_declares_tinydb_as_its_one_dependency(wheel: Path) -> None:
+def wheel_file(wheel: Path, suffix: str) -> str:
     with zipfile.ZipFile(wheel) as archive:
-        (metadata,) = (name for name in archive.namelist() if name.endswith("/METADATA"))
-        requirements = [
-            line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")
-        ]
-    assert requirements == ["Requires-Dist: tinydb<5,>=4.8"]
+        (name,) = (name for name in archive.namelist() if name.endswith(suffix))
+        return archive.read(name).decode()
+
+
+def test_the_wheel_declares_tinydb_as_its_one_dependency_and_the_extras_testing_and_aws(wheel: Path) -> None:
+    requirements = [
+        line.removeprefix("Requires-Dist: ")
+        for line in wheel_file(wheel, "/METADATA").splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    assert requirements == [
+        "tinydb<5,>=4.8",
+        'awslambdaric<5,>=3; sys_platform == "linux" and extra == "testing"',
+        'pytest>=8; extra == "testing"',
+        'botocore>=1.34; extra == "aws"',
+    ]
+
+
+def test_the_wheel_puts_task_run_on_path_and_registers_the_pytest_plugin(wheel: Path) -> None:
+    entry_points = wheel_file(wheel, "/entry_points.txt")
+    assert "[console_scripts]\ntask-run = task_run:main\n" in entry_points
+    assert "[pytest11]\ntask_pytest = task_pytest\n" in entry_points
 
 
 def test_in_a_fresh_environment_task_imports_from_any_directory_and_assignment_does_not(
