@@ -18,10 +18,9 @@ from task_testing import RUNTIME_CLIENT, FakeLambdaContext, FunctionError, Funct
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-
-    #: lambda_runtime(handler, event, *, environ=None) -> the response payload.
     from typing import Any
 
+    #: lambda_runtime(handler, event, *, environ=None) -> the response payload.
     LambdaRuntime = Callable[..., Any]
 
 __all__ = ["lambda_context", "lambda_runtime"]
@@ -74,6 +73,7 @@ class _Functions:
         self._stop()
 
     def invoke(self, handler: str, event: object, *, environ: Mapping[str, str] | None = None) -> Any:
+        """What lambda_runtime(handler, event, environ=...) does: see the fixture."""
         environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **LOG_SETTINGS, **(environ or {})}
         key = (handler, frozenset(environment.items()))
         if self._function is None or key != self._key:  # one process at a time takes the API's events
