@@ -396,8 +396,8 @@ def _parse(
 
         try:
             args.handler = find_handler(args.handler)
-        except TargetError as error:
-            parser.error(str(error))
+        except TargetError as error:  # one line, as for the task itself: no usage
+            parser.exit(EXIT_CONFIG_ERROR, f"{parser.prog}: error: {error}\n")
     return args
 
 

@@ -190,7 +190,7 @@ def test_a_handler_that_cannot_be_found_is_a_usage_error(
     assert main(["nightly:NightlyExport", "--event", "event.json", "--handler", handler]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert lines(captured.err)[-1] == f"task-run nightly:NightlyExport: error: {message}"
+    assert lines(captured.err) == [f"task-run nightly:NightlyExport: error: {message}"]
 
 
 def test_handler_without_event_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
