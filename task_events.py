@@ -8,6 +8,7 @@ that is not JSON. task_testing re-exports these functions.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 import uuid
@@ -47,6 +48,8 @@ _UNAUTHENTICATED_IDENTITY = (
     "user",
     "userArn",
 )
+#: A FIFO queue numbers its messages in the order it received them, each number once.
+_FIFO_SEQUENCE = itertools.count(18849496460467696128)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -65,7 +68,7 @@ def sqs_event(*bodies: object, fifo: bool = False) -> dict[str, Any]:
         }
         if fifo:
             attributes |= {
-                "SequenceNumber": str(18849496460467696128 + position),
+                "SequenceNumber": str(next(_FIFO_SEQUENCE)),
                 "MessageGroupId": "tasks",
                 "MessageDeduplicationId": hashlib.sha256(text.encode()).hexdigest(),
             }

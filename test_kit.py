@@ -100,6 +100,13 @@ def test_every_message_and_request_id_is_unique() -> None:
     assert len(set(ids)) == len(ids) == 13
 
 
+def test_a_fifo_queues_sequence_numbers_grow_from_message_to_message() -> None:
+    records = sqs_event({}, {}, fifo=True)["Records"] + sqs_event({}, fifo=True)["Records"]
+    numbers = [int(record["attributes"]["SequenceNumber"]) for record in records]
+    assert numbers == sorted(set(numbers))
+    assert all(record["attributes"]["MessageGroupId"] for record in records)
+
+
 def test_a_fifo_queues_records_after_a_failure_are_listed_too() -> None:
     event = sqs_event(widget_params(), widget_params(port=0), widget_params(), fifo=True)
     message_ids = [record["messageId"] for record in event["Records"]]
