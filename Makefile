@@ -27,10 +27,8 @@ bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench.py
 
 # The shipped Lambda events, through the real AWS Lambda runtime client (EVENTS=... to choose),
-# with the log settings deploy/template.yaml gives the function unless they are set.
+# with the log settings deploy/template.yaml gives the function unless they are set (task_testing's).
 EVENTS ?= fixtures/lambda_event.json
-lambda: export AWS_LAMBDA_LOG_FORMAT ?= JSON
-lambda: export AWS_LAMBDA_LOG_LEVEL ?= INFO
 lambda: $(INSTALLED)
 	$(BIN)/python -m task_testing assignment.handler $(EVENTS)
 

@@ -17,6 +17,10 @@ from task_testing import FakeLambdaContext
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
+# The test kit's fixtures (lambda_context, lambda_runtime): the installed distribution registers the
+# plugin itself; the checkout's tests name it.
+pytest_plugins = ["task_pytest"]
+
 #: A password no test output may ever contain.
 SECRET = "pa55-Never-Shown-7d1f"
 

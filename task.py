@@ -775,3 +775,13 @@ def __getattr__(name: str) -> object:
     import importlib
 
     return getattr(importlib.import_module(module), name)
+
+
+if __name__ == "__main__":  # python -m task: a library, not a program
+    import sys
+
+    print(
+        "task is a library: run a task with task-run MODULE:NAME [options] (task-run --help says more)",
+        file=sys.stderr,
+    )
+    sys.exit(2)

@@ -3,6 +3,8 @@
 It parses options, chooses the runtime, runs or checks the task, and turns the
 outcome into an exit status. The object model lives in task.py, where each run
 logs its own one record; task_logging says how records look on standard error.
+`python -m task_cli MODULE:NAME` (the console script task-run) finds any task
+by name first: task_run.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ _RUNTIME_OPTIONS = {
     "prefix": ("env", "prefix"),
     "all": ("batch", None),
     "event": ("lambda", None),
+    "handler": ("lambda", None),
 }
 
 #: The command line's own records (a check's verdict, an unreadable event file); never a unit's.
@@ -114,6 +117,7 @@ def run_command_line(
     *,
     environ: Mapping[str, str] | None = None,
     handler: Handler | None = None,
+    prog: str | None = None,
 ) -> int:
     """Run or check a business mixin from the command line and return the exit status.
 
@@ -121,15 +125,17 @@ def run_command_line(
     output and logs on standard error, through a handler on the root logger for
     the length of the call; what it changes (the streams' error handling,
     warnings, the SIGTERM handler in the main thread) is as it was after.
-    `handler` is the Lambda entry point that --event calls (default: the
-    trigger layer's handle_event). Exit status: 0 done, 2 a configuration or
-    usage error, 1 any other failure (what the business logic raised, whatever
-    its kind, or output that could not be written), 143 on SIGTERM, 130 on SIGINT.
+    `handler` is the Lambda entry point that --event calls; without it, the
+    option --handler MODULE.FUNCTION may name one (default: the trigger
+    layer's handle_event). `prog` names the program in the usage. Exit status:
+    0 done, 2 a configuration or usage error, 1 any other failure (what the
+    business logic raised, whatever its kind, or output that could not be
+    written), 143 on SIGTERM, 130 on SIGINT.
     """
     environ = os.environ if environ is None else environ
     with _printing_any_text():
         try:
-            args = _parse(business, argv, environ)
+            args = _parse(business, argv, environ, prog, choose_handler=handler is None)
         except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
             return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
         level, json_lines, problems = log_settings(environ, batch=args.runtime == "batch")
@@ -140,9 +146,8 @@ def run_command_line(
             try:
                 if args.event is None:
                     return _run_task(business, args, environ)
-                return _run_event_file(
-                    business, args, environ, handler or _default_handler(business, environ)
-                )
+                handler = handler or args.handler or _default_handler(business, environ)
+                return _run_event_file(business, args, environ, handler)
             except (Terminated, Interrupted) as stop:
                 if not stop.logged:  # stopped outside a run, whose own record would have said so
                     log_failure(_log, business.name, stop)
@@ -414,10 +419,16 @@ def _raise_stopped(signum: int, frame: object) -> NoReturn:
 
 
 def _parse(
-    business: type[BusinessTask], argv: Sequence[str] | None, environ: Mapping[str, str]
+    business: type[BusinessTask],
+    argv: Sequence[str] | None,
+    environ: Mapping[str, str],
+    prog: str | None,
+    *,
+    choose_handler: bool,
 ) -> argparse.Namespace:
-    """Parse the options and choose the runtime; a usage error exits 2."""
-    parser = _argument_parser(business)
+    """Parse the options (--handler among them when `choose_handler`) and choose the runtime;
+    a usage error exits 2."""
+    parser = _argument_parser(business, prog, choose_handler=choose_handler)
     args = parser.parse_args(argv)
     args.runtime, args.reason = _choose_runtime(args.runtime, args.event, environ)
     problems = [
@@ -433,13 +444,23 @@ def _parse(
         problems.append("the lambda runtime runs an event: give --event PATH")
     if problems:
         parser.error(f"runtime is {args.runtime} ({args.reason}); {'; '.join(problems)}")
+    if args.handler is not None:
+        from task_run import TargetError, find_handler
+
+        try:
+            args.handler = find_handler(args.handler)
+        except TargetError as error:  # one line, as for the task itself: no usage
+            parser.exit(EXIT_CONFIG_ERROR, f"{parser.prog}: error: {error}\n")
     return args
 
 
-def _argument_parser(business: type[BusinessTask]) -> argparse.ArgumentParser:
+def _argument_parser(
+    business: type[BusinessTask], prog: str | None, *, choose_handler: bool
+) -> argparse.ArgumentParser:
     import argparse
 
     parser = argparse.ArgumentParser(
+        prog=prog,
         description=f"Run the {business.name} task. Runtime: --runtime, else lambda when --event is "
         f"given, else batch when {' or '.join(_JOB_VARIABLES)} is set, else local.",
         epilog=f"Logs go to standard error: text, or JSON lines in AWS Batch ({TASK_LOG_FORMAT}=json|text "
@@ -453,6 +474,13 @@ def _argument_parser(business: type[BusinessTask]) -> argparse.ArgumentParser:
     add("--table", metavar="T", help=f"batch: the table (default: ${TASK_CONFIG_TABLE}, else TinyDB's)")
     add("--prefix", metavar="P", help=f"env: the variables' prefix (default: {business.name.upper()}_)")
     add("--event", metavar="PATH", help="lambda: run the JSON event in this file through the handler")
+    if choose_handler:
+        add(
+            "--handler",
+            metavar="MODULE.FUNCTION",
+            help="lambda: the handler --event calls (default: the trigger layer's, handle_event)",
+        )
+    parser.set_defaults(handler=None)
     add("--check", action="store_true", help="validate the parameters and report; run nothing")
     add("--all", action="store_true", help="batch, with --check: check every document of the key")
     add(
@@ -485,3 +513,9 @@ def _array_size(text: str) -> int:
 
         raise argparse.ArgumentTypeError(f"expected a number from 1 to {LARGEST_ARRAY}, got '{shown(text)}'")
     return size
+
+
+if __name__ == "__main__":  # python -m task_cli MODULE:NAME [options]
+    from task_run import main
+
+    sys.exit(main(prog="python -m task_cli"))

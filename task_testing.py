@@ -1,8 +1,13 @@
 """Test helpers, a stand-in Lambda context and a loopback Lambda Runtime API that runs any handler under
-the real runtime client, and no test cases (those live in test_*.py)."""
+the real runtime client, and no test cases (those live in test_*.py).
+
+The event builders (task_events) and run_everywhere() (task_everywhere) are importable from here too;
+task_pytest turns these helpers into pytest fixtures.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
@@ -15,17 +20,36 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from task_events import alb_event, eventbridge_event, http_api_event, rest_api_event, sns_event, sqs_event
+from task_everywhere import run_everywhere
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-__all__ = ["FakeLambdaContext", "FunctionError", "FunctionProcess", "Outcome", "RuntimeAPI", "main"]
+__all__ = [
+    "FakeLambdaContext",
+    "FunctionError",
+    "FunctionProcess",
+    "Outcome",
+    "RuntimeAPI",
+    "alb_event",
+    "eventbridge_event",
+    "http_api_event",
+    "main",
+    "rest_api_event",
+    "run_everywhere",
+    "sns_event",
+    "sqs_event",
+]
 
 USAGE = """\
 usage: python -m task_testing HANDLER EVENT_FILE [EVENT_FILE ...]
 Invokes HANDLER (module.function, in the current directory) once per event file under the real runtime
 client; prints {"response": ...} or {"error": ...} per invocation, then the function's log on stderr.
+The function logs JSON at INFO, as deploy/template.yaml sets it, unless AWS_LAMBDA_LOG_FORMAT or
+AWS_LAMBDA_LOG_LEVEL say otherwise.
 """
 
 API_PREFIX = "/2018-06-01/runtime"
@@ -45,6 +69,8 @@ _RESERVED = (
 # Lambda sets this one too; a test may choose another runtime's to see how that one behaves.
 AWS_EXECUTION_ENV = "AWS_EXECUTION_ENV"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+#: The AWS Lambda runtime client: the extra "testing" installs it.
+RUNTIME_CLIENT = "awslambdaric"
 
 
 class FakeLambdaContext:
@@ -276,11 +302,28 @@ def _function_arn() -> str:
 
 
 def _python_version(python: str) -> str:
-    """The version of the interpreter at `python`, as Lambda's runtime names write it: 3.11."""
+    """The version of the interpreter at `python`, as Lambda's runtime names write it: 3.11.
+
+    Raises ModuleNotFoundError, naming the extra that installs it, when that
+    interpreter cannot import the runtime client: the function could never start.
+    """
     if python == sys.executable:
-        return f"{sys.version_info.major}.{sys.version_info.minor}"
-    code = "import sys; print('%d.%d' % sys.version_info[:2])"
-    return subprocess.check_output([python, "-c", code], text=True, timeout=30).strip()
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        found = importlib.util.find_spec(RUNTIME_CLIENT) is not None
+    else:
+        code = (
+            "import importlib.util, sys; "
+            f"print('%d.%d' % sys.version_info[:2], bool(importlib.util.find_spec({RUNTIME_CLIENT!r})))"
+        )
+        version, found_text = subprocess.check_output([python, "-c", code], text=True, timeout=30).split()
+        found = found_text == "True"
+    if not found:
+        raise ModuleNotFoundError(
+            f"{python} cannot import the AWS Lambda runtime client ({RUNTIME_CLIENT}), which runs the "
+            "function: install the extra testing, pip install 'task-runtimes[testing]' (Linux wheels only)",
+            name=RUNTIME_CLIENT,
+        )
+    return version
 
 
 class FunctionProcess:
@@ -291,7 +334,9 @@ class FunctionProcess:
     `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL` come from `environment`
     when it sets them. `root` (default: the current directory) is the function's
     code: LAMBDA_TASK_ROOT, the working directory and PYTHONPATH. `python` is
-    the interpreter. A thread keeps draining the process's output into `output`.
+    the interpreter: one that cannot import the runtime client raises
+    ModuleNotFoundError at once. A thread keeps draining the process's output
+    into `output`.
     """
 
     #: How much of the end of the function's output `output` keeps, in bytes.
@@ -334,7 +379,7 @@ class FunctionProcess:
         )
         api.reset()
         self.process = subprocess.Popen(
-            [python, "-m", "awslambdaric", handler],
+            [python, "-m", RUNTIME_CLIENT, handler],
             cwd=task_root,
             env=child_environment,
             stdin=subprocess.DEVNULL,
@@ -402,18 +447,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"task_testing: cannot read the event file: {exc}", file=sys.stderr)
         return 2
+    # As deploy/template.yaml configures the function, unless the environment says otherwise.
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO", **os.environ}
     failed = False
-    with RuntimeAPI() as api, FunctionProcess(api, os.environ, handler) as function:
-        for event in events:
-            try:
-                outcome = api.invoke_raw(event)
-                kind, payload = outcome.kind, outcome.payload
-            except FunctionError as exc:
-                kind, payload = "error", {"errorType": exc.error_type, "errorMessage": exc.error_message}
-            print(json.dumps({kind: payload}), flush=True)
-            failed = failed or kind != "response"
+    with RuntimeAPI() as api:
+        try:
+            function = FunctionProcess(api, environment, handler)
+        except ModuleNotFoundError as exc:
+            print(f"task_testing: {exc}", file=sys.stderr)
+            return 2
+        with function:
+            failed = _invoke_each(api, events)
     print(function.output, end="", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _invoke_each(api: RuntimeAPI, events: list[bytes]) -> bool:
+    """Send each event in turn and print its outcome as one line of JSON; True when any failed."""
+    failed = False
+    for event in events:
+        try:
+            outcome = api.invoke_raw(event)
+            kind, payload = outcome.kind, outcome.payload
+        except FunctionError as exc:
+            kind, payload = "error", {"errorType": exc.error_type, "errorMessage": exc.error_message}
+        print(json.dumps({kind: payload}), flush=True)
+        failed = failed or kind != "response"
+    return failed
 
 
 if __name__ == "__main__":

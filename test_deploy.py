@@ -281,6 +281,10 @@ def extracted_zip(lambda_zip: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
+#: The test kit's modules: installed with the library, never in a Lambda zip.
+TEST_KIT = ("task_testing", "task_events", "task_everywhere", "task_pytest")
+
+
 def _zip_names(lambda_zip: Path) -> set[str]:
     with zipfile.ZipFile(lambda_zip) as archive:
         return set(archive.namelist())
@@ -289,7 +293,7 @@ def _zip_names(lambda_zip: Path) -> set[str]:
 def test_zip_holds_the_installed_modules_less_the_test_helpers_plus_the_task_with_bytecode(lambda_zip):
     tomllib = pytest.importorskip("tomllib")
     pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
-    modules = {*pyproject["tool"]["setuptools"]["py-modules"], "assignment"} - {"task_testing"}
+    modules = {*pyproject["tool"]["setuptools"]["py-modules"], "assignment"} - set(TEST_KIT)
     tag = sys.implementation.cache_tag
     sources = {f"{module}.py" for module in modules}
     bytecode = {f"__pycache__/{module}.{tag}.pyc" for module in modules}
@@ -297,7 +301,7 @@ def test_zip_holds_the_installed_modules_less_the_test_helpers_plus_the_task_wit
 
 
 def test_zip_leaves_out_the_test_helpers_tests_fixtures_and_tinydb(lambda_zip):
-    unwanted = ("task_testing", "test_", "conftest", "fixtures/", "tinydb", "deploy/")
+    unwanted = (*TEST_KIT, "test_", "conftest", "fixtures/", "tinydb", "deploy/")
     assert [name for name in _zip_names(lambda_zip) if any(word in name for word in unwanted)] == []
 
 

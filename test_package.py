@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,16 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, write_tinydb
 
 LIBRARY_MODULES = (
     "task",
     "task_check",
     "task_cli",
     "task_engines",
+    "task_events",
+    "task_everywhere",
     "task_fields",
     "task_lambda",
     "task_logging",
+    "task_pytest",
+    "task_run",
     "task_secrets",
     "task_sources",
     "task_testing",
@@ -56,41 +62,162 @@ def test_the_wheel_holds_the_library_modules_and_nothing_else(wheel: Path) -> No
     assert modules == [f"{module}.py" for module in LIBRARY_MODULES]
 
 
-def test_the_wheel_declares_tinydb_as_its_one_dependency(wheel: Path) -> None:
+def wheel_file(wheel: Path, suffix: str) -> str:
     with zipfile.ZipFile(wheel) as archive:
-        (metadata,) = (name for name in archive.namelist() if name.endswith("/METADATA"))
-        requirements = [
-            line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")
-        ]
-    assert requirements == ["Requires-Dist: tinydb<5,>=4.8"]
+        (name,) = (name for name in archive.namelist() if name.endswith(suffix))
+        return archive.read(name).decode()
+
+
+def test_the_wheel_declares_tinydb_as_its_one_dependency_and_the_extras_testing_and_aws(wheel: Path) -> None:
+    requirements = [
+        line.removeprefix("Requires-Dist: ")
+        for line in wheel_file(wheel, "/METADATA").splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    assert requirements == [
+        "tinydb<5,>=4.8",
+        'awslambdaric<5,>=3; sys_platform == "linux" and extra == "testing"',
+        'pytest>=8; extra == "testing"',
+        'botocore>=1.34; extra == "aws"',
+    ]
+
+
+def test_the_wheel_puts_task_run_on_path_and_registers_the_pytest_plugin(wheel: Path) -> None:
+    entry_points = wheel_file(wheel, "/entry_points.txt")
+    assert "[console_scripts]\ntask-run = task_run:main\n" in entry_points
+    assert "[pytest11]\ntask_pytest = task_pytest\n" in entry_points
+
+
+@pytest.fixture(scope="module")
+def environment(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the wheel and its extra testing installed, and nothing else."""
+    environment = tmp_path_factory.mktemp("venv")
+    venv.create(environment, with_pip=True)
+    pip = (environment / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+    run(*pip, f"{wheel}[testing]", cwd=environment)
+    return environment
 
 
 def test_in_a_fresh_environment_task_imports_from_any_directory_and_assignment_does_not(
-    wheel: Path, tmp_path: Path
+    environment: Path, tmp_path: Path
 ) -> None:
-    environment = tmp_path / "venv"
-    venv.create(environment, with_pip=True)
-    python = environment / "bin" / "python"
-    run(
-        python,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--disable-pip-version-check",
-        wheel,
-        cwd=tmp_path,
-    )
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
     code = (
         "import importlib.util, task, task_cli, task_lambda, task_testing\n"
         "print(task.__file__)\n"
         "print(importlib.util.find_spec('assignment'))\n"
         "print(task.run_command_line.__module__, task.FakeLambdaContext.__module__)\n"
     )
-    location, assignment, names = run(python, "-I", "-c", code, cwd=elsewhere).splitlines()
+    location, assignment, names = run(
+        environment / "bin" / "python", "-I", "-c", code, cwd=tmp_path
+    ).splitlines()
     assert "site-packages" in location
     assert assignment == "None"
     assert names == "task_cli task_testing"
+
+
+# --------------------------------------------------------------------------
+# A user's own task, as the README's section "Your own task" writes it
+
+
+def readme_files() -> dict[str, str]:
+    """The files the README's section "Your own task" shows: each code block that starts "# NAME"."""
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own task\n") :]
+    section = section[: section.index("\n## ", 1)]
+    blocks = re.findall(r"```(?:python|toml)\n# (\S+)\n(.*?)```", section, flags=re.DOTALL)
+    return {name: f"# {name}\n{text}" for name, text in blocks}
+
+
+@pytest.fixture(scope="module")
+def project(environment: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The user's project, outside the checkout: the README's files, and parameters for each runtime."""
+    project = tmp_path_factory.mktemp("nightly")
+    for name, text in readme_files().items():
+        (project / name).write_text(text, encoding="utf-8")
+    params = {"bucket": "exports", "days": 3, "token": "example"}
+    (project / "nightly.json").write_text(json.dumps(params))
+    (project / "event.json").write_text(json.dumps(params))
+    documents: list[dict[str, object]] = [{"task": "nightly", "params": params}]
+    documents += [{"task": "nightly", "array_index": index, "params": params} for index in range(3)]
+    write_tinydb(project / "tasks.json", documents)
+    return project
+
+
+def in_project(environment: Path, project: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """A command of the environment's bin/, run in the user's project with only PATH set."""
+    path = f"{environment / 'bin'}:/usr/bin:/bin"
+    return subprocess.run(
+        [str(environment / "bin" / command[0]), *command[1:]],
+        cwd=project,
+        env={"PATH": path, "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_readme_shows_the_task_its_tests_and_the_mypy_setting() -> None:
+    assert list(readme_files()) == ["nightly.py", "test_nightly.py", "pyproject.toml"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--config", "nightly.json", "--check"], "Valid: the task would run with these parameters."),
+        (["--config", "nightly.json"], '{"runtime": "local", "bucket": "exports", "days": 3, '),
+        (["--event", "event.json"], '{"runtime": "lambda", "bucket": "exports", "days": 3, '),
+        (["--event", "event.json", "--handler", "nightly.handler"], '{"runtime": "lambda", "bucket": '),
+        (["--runtime", "batch", "--db", "tasks.json", "--check", "--all"], "Valid: every document would run"),
+    ],
+    ids=["check", "local", "event", "handler", "check-all"],
+)
+def test_task_run_runs_and_checks_the_users_task(
+    environment: Path, project: Path, options: list[str], expected: str
+) -> None:
+    done = in_project(environment, project, "task-run", "nightly:NightlyExport", *options)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout
+
+
+def test_pytest_runs_the_users_tests_with_the_event_builders_run_everywhere_and_both_fixtures(
+    environment: Path, project: Path
+) -> None:
+    done = in_project(environment, project, "pytest", "-p", "no:cacheprovider", "-rs", "test_nightly.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+    assert "skipped" not in done.stdout
+
+
+@pytest.mark.parametrize("readme_setting", [True, False], ids=["with-the-readme-setting", "without"])
+def test_mypy_strict_checks_the_users_task_against_the_installed_library(
+    environment: Path, project: Path, readme_setting: bool, tmp_path: Path
+) -> None:
+    config = project / "pyproject.toml" if readme_setting else tmp_path / "strict.toml"
+    if not readme_setting:
+        config.write_text("[tool.mypy]\nstrict = true\n")
+    mypy = [sys.executable, "-m", "mypy", "--config-file", str(config), "--no-incremental"]
+    done = subprocess.run(
+        [*mypy, "--python-executable", str(environment / "bin" / "python"), "nightly.py", "test_nightly.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if readme_setting:
+        assert (done.returncode, done.stdout) == (0, "Success: no issues found in 2 source files\n")
+    else:
+        assert done.returncode == 1
+        assert 'Class cannot subclass "LambdaTask" (has type "Any")' in done.stdout
+
+
+def test_the_readmes_mypy_setting_names_every_module_of_the_wheel(wheel: Path) -> None:
+    setting = readme_files()["pyproject.toml"]
+    named = re.findall(
+        r'"(\w+)"', setting[setting.index("module = [") : setting.index("]\nfollow_untyped_imports")]
+    )
+    with zipfile.ZipFile(wheel) as archive:
+        modules = sorted(name.removesuffix(".py") for name in archive.namelist() if name.endswith(".py"))
+    assert named == modules
+    assert setting.endswith("]\nfollow_untyped_imports = true\n")

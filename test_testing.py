@@ -175,16 +175,23 @@ def test_a_function_that_exits_mid_invocation_fails_with_its_exit_status_and_out
     assert "leaving now" in str(caught.value)
 
 
-def test_an_interpreter_without_the_runtime_client_fails_saying_so(code_root: Path, tmp_path: Path) -> None:
-    bare = tmp_path / "bare"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", bare], check=True, timeout=60)
-    with (
-        running("handlers.echo", code_root, python=str(bare / "bin" / "python")) as (api, _),
-        pytest.raises(FunctionError) as caught,
-    ):
-        api.invoke({})
-    assert caught.value.error_type == "Runtime.ExitError"
-    assert "No module named awslambdaric" in caught.value.output
+@pytest.mark.parametrize("interpreter", ["this one", "another"])
+def test_an_interpreter_without_the_runtime_client_fails_at_once_naming_the_extra(
+    interpreter: str, code_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if interpreter == "this one":
+        monkeypatch.setitem(sys.modules, "awslambdaric", None)  # as if it were not installed
+        python = sys.executable
+    else:
+        bare = tmp_path / "bare"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", bare], check=True, timeout=60)
+        python = str(bare / "bin" / "python")
+    with RuntimeAPI() as api, pytest.raises(ModuleNotFoundError) as caught:
+        FunctionProcess(api, {}, "handlers.echo", root=code_root, python=python)
+    assert str(caught.value) == (
+        f"{python} cannot import the AWS Lambda runtime client (awslambdaric), which runs the function: "
+        "install the extra testing, pip install 'task-runtimes[testing]' (Linux wheels only)"
+    )
 
 
 def test_an_invocation_nobody_answers_times_out() -> None:
@@ -326,6 +333,7 @@ def test_the_command_line_prints_one_line_per_event_and_exits_1_when_one_failed(
     (code_root / "good.json").write_text('{"n": 1}')
     (code_root / "bad.json").write_text("7")
     monkeypatch.chdir(code_root)
+    monkeypatch.setenv("AWS_LAMBDA_LOG_FORMAT", "Text")
     assert main(["handlers.chatty_failure", "bad.json"]) == 1
     assert main(["handlers.echo", "good.json", "good.json"]) == 0
     captured = capsys.readouterr()
@@ -339,6 +347,44 @@ def test_the_command_line_prints_one_line_per_event_and_exits_1_when_one_failed(
         == [{"response": {"event": {"n": 1}, "cwd": str(code_root), "task_root": str(code_root)}}] * 2
     )
     assert "[ERROR] ValueError: invocation 7 failed" in captured.err
+
+
+@needs_runtime_client
+@pytest.mark.parametrize(
+    ("settings", "logged"),
+    [
+        ({}, '{"timestamp": '),  # JSON, at INFO
+        ({"AWS_LAMBDA_LOG_FORMAT": "Text"}, "[INFO]\t"),  # text, still at INFO
+        ({"AWS_LAMBDA_LOG_LEVEL": "WARN"}, None),
+    ],
+)
+def test_the_command_line_logs_json_at_info_unless_the_environment_says_otherwise(
+    settings: dict[str, str],
+    logged: str | None,
+    code_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (code_root / "event.json").write_text("{}")
+    monkeypatch.chdir(code_root)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert main(["handlers.log", "event.json"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "hello from the handler" in line]
+    assert [line[: len(logged or "")] for line in lines] == ([logged] if logged else [])
+
+
+def test_the_command_line_without_the_runtime_client_exits_2_naming_the_extra(
+    code_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (code_root / "event.json").write_text("{}")
+    monkeypatch.chdir(code_root)
+    monkeypatch.setitem(sys.modules, "awslambdaric", None)
+    assert main(["handlers.echo", "event.json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("task_testing: ")
+    assert "pip install 'task-runtimes[testing]'" in captured.err
 
 
 @needs_runtime_client
