@@ -10,12 +10,9 @@ by name first: task_run.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
-import signal
 import sys
-import threading
 
 from task import (
     READ_ERRORS,
@@ -36,12 +33,22 @@ from task import (
 from task_engines import CLOUD_RUN_TASK_COUNT, ENGINES, LARGEST_ARRAY, array_size, batch_job_variable
 from task_fields import encode_json
 from task_logging import TASK_LOG_FORMAT, TASK_LOG_LEVEL, log_settings, logging_to_stderr
+from task_process import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Interrupted,
+    OutputError,
+    Terminated,
+    print_line,
+    printing_any_text,
+    stopping_on_signals,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-    from typing import ClassVar, NoReturn, Protocol
+    from typing import ClassVar, Protocol
 
     from task import Task
     from task_check import ArrayCheckReport, CheckReport
@@ -70,8 +77,6 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG_ERROR = 2
-EXIT_TERMINATED = 128 + 15  # the shell's convention for "killed by SIGTERM"
-EXIT_INTERRUPTED = 128 + 2  # and for "killed by SIGINT" (Ctrl-C)
 
 _COMMAND_LINE_RUNTIMES: dict[str, type] = {"local": LocalTask, "batch": BatchTask, "env": EnvTask}
 
@@ -92,23 +97,6 @@ _RUNTIME_OPTIONS = {
 
 #: The command line's own records (a check's verdict, an unreadable event file); never a unit's.
 _log = logging.getLogger("task.cli")
-
-
-class Terminated(Stopped):
-    """Raised in the main thread on SIGTERM: the run stops after its `finally` blocks."""
-
-    exit_status = EXIT_TERMINATED
-
-
-class Interrupted(Stopped):
-    """Raised in the main thread on SIGINT (Ctrl-C), instead of KeyboardInterrupt: the run stops
-    as on SIGTERM, and a KeyboardInterrupt the business logic raises is just its failure."""
-
-    exit_status = EXIT_INTERRUPTED
-
-
-class OutputError(Exception):
-    """Standard output could not take the result or report: closed, full, or a pipe nobody reads."""
 
 
 def run_command_line(
@@ -133,13 +121,13 @@ def run_command_line(
     written), 143 on SIGTERM, 130 on SIGINT.
     """
     environ = os.environ if environ is None else environ
-    with _printing_any_text():
+    with printing_any_text():
         try:
             args = _parse(business, argv, environ, prog, choose_handler=handler is None)
         except SystemExit as exit_request:  # argparse ends --help (0) and usage errors (2) this way
             return EXIT_OK if exit_request.code in (0, None) else EXIT_CONFIG_ERROR
         level, json_lines, problems = log_settings(environ, batch=args.runtime == "batch")
-        with logging_to_stderr(json_lines=json_lines, level=level), _stopping_on_signals():
+        with logging_to_stderr(json_lines=json_lines, level=level), stopping_on_signals():
             if problems:
                 _log.error("%s: usage error: %s", business.name, "; ".join(problems))
                 return EXIT_CONFIG_ERROR
@@ -185,7 +173,7 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
 
 def _report(name: str, report: CheckReport | ArrayCheckReport, reason: str) -> int:
     """Print a check's report; log why it failed, in a few words, when it did."""
-    _print("the report", report.render(reason))
+    print_line("the report", report.render(reason))
     if report.ok:
         return EXIT_OK
     fields = {"task": name, "runtime": report.runtime, "source": report.source}
@@ -231,7 +219,7 @@ def _check_event(business: type[BusinessTask], event: object, reason: str, envir
     status = EXIT_OK
     for number, (label, report) in enumerate(reports, start=1):
         heading = f"Unit {number} of {len(reports)}: {shown(label, limit=200)}"
-        _print("the report", heading if number == 1 else f"\n{heading}")
+        print_line("the report", heading if number == 1 else f"\n{heading}")
         status = max(status, _report(business.name, report, reason))
     return status
 
@@ -338,80 +326,8 @@ def _print_json(name: str, result: object) -> int:
     except ValueError as exc:
         _log.error("%s: failed: the result is not JSON: %s", name, shown(str(exc), limit=300))
         return EXIT_FAILURE
-    _print("the result", line)
+    print_line("the result", line)
     return EXIT_OK
-
-
-def _print(what: str, text: str) -> None:
-    """Print a line on standard output, flushed, so that a failure to write it is known here:
-    OutputError when it was not written (`what` names it for the message)."""
-    if sys.stdout is None:  # the process was started with it closed: print() would drop the text
-        raise OutputError(f"{what} could not be written: standard output is closed")
-    try:
-        print(text, flush=True)
-    except (OSError, ValueError) as exc:  # ValueError: a stream closed in this process
-        _discard_unwritten_output()
-        reason = "the reader has gone (broken pipe)" if isinstance(exc, BrokenPipeError) else exc
-        raise OutputError(f"{what} could not be written to standard output: {reason}") from None
-
-
-def _discard_unwritten_output() -> None:
-    """Point standard output at the null device, so that Python's last flush of what could not be
-    written fails no more (it would print a traceback and change the exit status to 120)."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-
-
-# --------------------------------------------------------------------------
-# What the command line changes for the length of a call, and puts back
-
-
-@contextlib.contextmanager
-def _printing_any_text() -> Iterator[None]:
-    """Standard output and error escape what they cannot encode, for the length of the block.
-
-    So no text, however odd, and no locale stops a report.
-    """
-    changed = []
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and stream.errors != "backslashreplace":
-            changed.append((stream, stream.errors))
-            stream.reconfigure(errors="backslashreplace")
-    try:
-        yield
-    finally:
-        for stream, errors in reversed(changed):
-            stream.reconfigure(errors=errors)
-
-
-#: What each signal that stops a run raises in the main thread.
-_STOPPING_SIGNALS: dict[int, type[Terminated | Interrupted]] = {
-    signal.SIGTERM: Terminated,
-    signal.SIGINT: Interrupted,
-}
-
-
-@contextlib.contextmanager
-def _stopping_on_signals() -> Iterator[None]:
-    """SIGTERM raises Terminated and SIGINT Interrupted for the length of the block, when it runs in
-    the main thread. Python runs signal handlers there only, and refuses to install one elsewhere.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, _raise_stopped) for signum in _STOPPING_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            # None: the handler was not set from Python; the default is what a process starts with.
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-
-
-def _raise_stopped(signum: int, frame: object) -> NoReturn:
-    raise _STOPPING_SIGNALS[signum](f"stopped by {signal.Signals(signum).name}")
 
 
 # --------------------------------------------------------------------------

@@ -328,11 +328,12 @@ def test_in_text_a_field_json_cannot_hold_is_shown_and_a_stack_is_marked(
 
 
 @pytest.mark.filterwarnings("always::UserWarning")
-def test_the_command_line_leaves_streams_warnings_and_sigterm_as_it_found_them(
+def test_the_command_line_leaves_streams_warnings_and_signals_as_it_found_them(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def state() -> tuple[object, ...]:
-        return (sys.stdout.errors, sys.stderr.errors, warnings.showwarning, signal.getsignal(signal.SIGTERM))
+        signals = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+        return (sys.stdout.errors, sys.stderr.errors, warnings.showwarning, signals)
 
     logging.captureWarnings(True)
     try:

@@ -25,6 +25,7 @@ LIBRARY_MODULES = (
     "task_fields",
     "task_lambda",
     "task_logging",
+    "task_process",
     "task_pytest",
     "task_run",
     "task_secrets",
