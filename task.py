@@ -373,14 +373,12 @@ class Task(ABC):
                 from task_secrets import scrubbed
 
                 failure = scrubbed(error, params.secret_values())
-            self._log_end("config_error" if isinstance(failure, ConfigError) else "failed", started, failure)
-            if failure is error:
-                raise
         else:
             self._log_end("ok", started)
             return result
-        # A replacement is raised here, not in the except block, where Python would make
-        # the original, secrets and all, its __context__.
+        # Logged and raised out here: in the except block, Python would chain the original
+        # (secrets and all) to the replacement, and to anything logging itself raised.
+        self._log_end("config_error" if isinstance(failure, ConfigError) else "failed", started, failure)
         raise failure
 
     def check(self) -> CheckReport:
@@ -492,7 +490,9 @@ def message_of(error: BaseException) -> str:
     """str(error), or a note saying it has none, for an exception whose __str__ fails."""
     try:
         return str(error)
-    except Exception:
+    except Stopped:
+        raise
+    except BaseException:  # a __str__ may raise SystemExit as well as anything else
         return f"({type(error).__name__}: its message could not be read)"
 
 

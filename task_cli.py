@@ -31,7 +31,6 @@ from task import (
     shown,
 )
 from task_engines import CLOUD_RUN_TASK_COUNT, ENGINES, LARGEST_ARRAY, array_size, batch_job_variable
-from task_fields import encode_json
 from task_logging import TASK_LOG_FORMAT, TASK_LOG_LEVEL, log_settings, logging_to_stderr
 from task_process import (
     EXIT_INTERRUPTED,
@@ -43,6 +42,7 @@ from task_process import (
     printing_any_text,
     stopping_on_signals,
 )
+from task_sources import encode_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

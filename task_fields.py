@@ -3,14 +3,12 @@
 Parameters in task.py builds one Field per annotation and asks it to read
 each raw value; nothing here knows about sources, references or secrets'
 masking (a Secret field reads a string, which Parameters then wraps).
-json_kind(), UNENCODABLE and encode_json(), which name JSON's kinds, what it
-cannot hold and how a result is sent as JSON, are shared with the modules that
-read and answer JSON.
+json_kind() and UNENCODABLE, which name JSON's kinds and what it cannot
+hold, are shared with the modules that read and answer JSON.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 
@@ -18,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["REQUIRED", "UNENCODABLE", "Field", "between", "decimal", "encode_json", "json_kind"]
+__all__ = ["REQUIRED", "UNENCODABLE", "Field", "between", "decimal", "json_kind"]
 
 #: Marks a parameter declared without a default.
 REQUIRED = object()
@@ -153,25 +151,6 @@ def decimal(text: str, *, max_digits: int) -> int | None:
 #: What json.dumps(allow_nan=False) raises for what JSON cannot hold: an unknown type or a key
 #: that is not text (TypeError), NaN, an infinity, a cycle or a huge int (ValueError), deep nesting.
 UNENCODABLE = (TypeError, ValueError, RecursionError)
-
-
-def encode_json(result: object) -> str:
-    """A result as the strict JSON text it is sent as, or a ValueError saying why it cannot be.
-
-    Refused: what UNENCODABLE covers, keys that collide once encoded (1 and "1"
-    both become "1"), and anything else encoding raises (named by its type only:
-    its message is the business logic's, unscrubbed).
-    """
-    try:
-        text = json.dumps(result, allow_nan=False)
-    except UNENCODABLE as exc:
-        raise ValueError(str(exc)) from None
-    except Exception as exc:
-        raise ValueError(f"encoding it raised {type(exc).__name__}") from None
-    from task_sources import decode_json  # refuses a duplicated key: what colliding keys became
-
-    decode_json(text)
-    return text
 
 
 def json_kind(value: object) -> str:

@@ -7,7 +7,7 @@ import functools
 import logging
 
 from task import ConfigError, LambdaTask, SourceError, Stopped, shown
-from task_fields import encode_json, json_kind
+from task_fields import json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -350,7 +350,9 @@ def _http_answer(status: int, body: object, event: dict[str, object], trigger: s
         response["multiValueHeaders"] = {"Content-Type": ["application/json"]}
     else:
         response["headers"] = {"Content-Type": "application/json"}
-    response["body"] = encode_json(body)
+    import task_sources  # loaded already: the request's body was read with it
+
+    response["body"] = task_sources.encode_json(body)
     response["isBase64Encoded"] = False
     return response
 

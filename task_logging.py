@@ -196,7 +196,7 @@ class TextLogFormatter(logging.Formatter):
         if fields:
             text += f" ({', '.join(fields)})"
         first, *rest = text.splitlines() or [""]
-        return "\n".join([first, *self._continued(rest)])
+        return "\n".join([shown(first, limit=None), *self._continued(rest)])
 
     def formatException(self, ei: ExcInfo) -> str:  # noqa: N802 (logging's name)
         return "\n".join(self._continued(super().formatException(ei).splitlines()))

@@ -13,14 +13,19 @@ from __future__ import annotations
 import builtins
 import json
 
-from task import MASK, ConfigError
+from task import MASK, ConfigError, Stopped
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
 __all__ = ["MIN_SECRET_LENGTH", "as_exception", "scrubbed", "written_forms"]
+
+#: How many exceptions deep a chain (causes, contexts, groups' members) is checked; what is chained
+#: beyond is cut off from what is raised (a chain that long is a bug of its own, and walking it would
+#: exhaust Python's recursion limit).
+MAX_LINKS = 100
 
 #: Shorter secrets are not searched for: "ab" would mask every word that holds it.
 MIN_SECRET_LENGTH = 4
@@ -50,13 +55,15 @@ _MESSAGE_ATTRIBUTES = (
 def scrubbed(error: BaseException, secrets: Sequence[str]) -> BaseException:
     """`error` with every written form of each secret replaced by ***, in its message, its notes and
     the exceptions tied to it (cause, context, a group's members): scrubbed in place where Python
-    allows, else replaced (see _replacement()). Never raises."""
+    allows, else replaced (see _replacement()). Never raises (but for a signal that stops the run)."""
     forms = written_forms(secrets)
     if not forms:
         return error
     try:
-        return _Scrubber(forms).scrub(error)
-    except Exception:  # a chain too long to walk, or an exception hostile beyond what is foreseen
+        return _Scrubber(forms).scrub_all(error)
+    except Stopped:
+        raise
+    except BaseException:  # an exception hostile beyond what is foreseen: show nothing of it
         return _replacement(error, UNREADABLE)
 
 
@@ -100,22 +107,38 @@ class _Scrubber:
 
     def __init__(self, forms: list[str]) -> None:
         self.forms = forms
+        #: id() of each exception seen -> what stands for it now: itself, or its replacement.
         self.done: dict[int, BaseException] = {}
+        #: The exceptions seen, kept alive so that no id() in `done` is reused.
+        self.seen: list[BaseException] = []
 
-    def scrub(self, error: BaseException) -> BaseException:
+    def scrub_all(self, error: BaseException) -> BaseException:
+        result = self.scrub(error, 0)
+        self._repoint(result)
+        return result
+
+    def scrub(self, error: BaseException, depth: int) -> BaseException:
         if id(error) in self.done:
             return self.done[id(error)]
-        self.done[id(error)] = error  # a cycle back to it finds it as it is
-        try:
-            result = self._in_place(error)
-        except Exception:  # read-only args, a frozen dataclass, notes that cannot be set
-            result = None
-        if result is None:
-            result = self._replaced(error)
+        self.done[id(error)] = error  # a cycle back to it finds it as it is; _repoint() mends that
+        self.seen.append(error)
+        if depth > MAX_LINKS:  # what it is chained to is cut off: there is no end of it to check
+            result = _replacement(error, self.message(error))
+        else:
+            in_place = self._in_place_or_none(error, depth)
+            result = self._replaced(error, depth) if in_place is None else in_place
         self.done[id(error)] = result
         return result
 
-    def _in_place(self, error: BaseException) -> BaseException | None:
+    def _in_place_or_none(self, error: BaseException, depth: int) -> BaseException | None:
+        try:
+            return self._in_place(error, depth)
+        except Stopped:
+            raise
+        except BaseException:  # read-only args, a frozen dataclass, a property that raises
+            return None
+
+    def _in_place(self, error: BaseException, depth: int) -> BaseException | None:
         """Scrub `error` itself; None when it cannot be done, or when its str() still shows a secret."""
         if _is_group(error):
             return None  # its message and its members are read-only: always rebuilt
@@ -123,7 +146,7 @@ class _Scrubber:
             source, problems = error.args
             ConfigError.__init__(error, self.text(source), [self.text(problem) for problem in problems])
         else:
-            self._set(error, "args", tuple(self.value(arg) for arg in error.args))
+            self._set(error, "args", self.value(error.args))
             for kind, attributes in _MESSAGE_ATTRIBUTES:
                 if isinstance(error, kind):
                     for attribute in attributes:
@@ -138,30 +161,55 @@ class _Scrubber:
         for link in ("__cause__", "__context__"):
             linked = getattr(error, link)
             if linked is not None:
-                self._set(error, link, self.scrub(linked))
+                self._set(error, link, self.scrub(linked, depth + 1))
         text = _text(error)
         if text is None or self.holds_secret(text):
             return None
         return error
 
-    def _replaced(self, error: BaseException) -> BaseException:
-        message = _text(error)
-        message = UNREADABLE if message is None else self.text(message)
+    def _replaced(self, error: BaseException, depth: int) -> BaseException:
         members = None
+        message = self.message(error)
         if _is_group(error):
             group_message = _text(getattr(error, "message", None))
             message = UNREADABLE if group_message is None else self.text(group_message)
-            members = [self.scrub(member) for member in getattr(error, "exceptions", ())]
+            members = [self.scrub(member, depth + 1) for member in getattr(error, "exceptions", ())]
         replacement = _replacement(error, message, members=members)
         if isinstance(error, SystemExit) and isinstance(replacement, SystemExit):
             replacement.code = self.value(error.code)  # else None, which would end a process with 0
         for link in ("__cause__", "__context__"):
             linked = getattr(error, link)
-            setattr(replacement, link, None if linked is None else self.scrub(linked))
+            if linked is not None:
+                setattr(replacement, link, self.scrub(linked, depth + 1))
+        replacement.__suppress_context__ = error.__suppress_context__
         notes = getattr(error, _NOTES, None)
         if notes is not None:
             setattr(replacement, _NOTES, self.notes(notes))
         return replacement
+
+    def _repoint(self, top: BaseException) -> None:
+        """Where a cycle led back to an exception that was replaced afterwards, link its replacement."""
+        pending: list[BaseException] = [top]
+        visited: set[int] = set()
+        while pending:
+            error = pending.pop()
+            if id(error) in visited:
+                continue
+            visited.add(id(error))
+            for link in ("__cause__", "__context__"):
+                linked = getattr(error, link)
+                if linked is None:
+                    continue
+                current = self.done.get(id(linked), linked)
+                if current is not linked:
+                    setattr(error, link, current)
+                pending.append(current)
+            if _is_group(error):
+                pending.extend(getattr(error, "exceptions", ()))
+
+    def message(self, error: BaseException) -> str:
+        text = _text(error)
+        return UNREADABLE if text is None else self.text(text)
 
     def holds_secret(self, text: str) -> bool:
         return any(form in text for form in self.forms)
@@ -172,7 +220,7 @@ class _Scrubber:
         return text
 
     def value(self, value: Any) -> Any:
-        """`value`, or its text scrubbed where that holds a secret; a tuple item by item (problems)."""
+        """`value`, or its text scrubbed where that holds a secret; a tuple item by item (args, problems)."""
         if value is None or isinstance(value, (int, float)):
             return value
         if isinstance(value, tuple):
@@ -205,10 +253,12 @@ def _is_group(error: BaseException) -> bool:
 
 
 def _text(value: object) -> str | None:
-    """str(value), or None for a value whose str() fails or is no string."""
+    """str(value), or None for a value whose str() fails (whatever it raises) or is no string."""
     try:
         text = str(value)
-    except Exception:
+    except Stopped:
+        raise
+    except BaseException:  # a __str__ may raise SystemExit as well as anything else
         return None
     return text if type(text) is str else None
 
@@ -224,7 +274,9 @@ def _replacement(
     cls = type(error)
     try:
         replacement = _instance_of_subclass(cls, message, members)
-    except Exception:  # a class that refuses subclasses or a bare instance, a frozen dataclass
+    except Stopped:
+        raise
+    except BaseException:  # a class that refuses subclasses or a bare instance, a frozen dataclass
         replacement = _stand_in_instance(error, message, members)
     replacement.__traceback__ = error.__traceback__
     return replacement
@@ -245,15 +297,27 @@ def _instance_of_subclass(
 
 def _subclass_showing_args(cls: type[BaseException]) -> type[BaseException]:
     """A subclass of cls with cls's name whose str() and repr() come from args alone (or, for a group,
-    its message), not from what the original keeps elsewhere."""
-    body: dict[str, object] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
-    if _GROUPS is None or not issubclass(cls, _GROUPS[0]):
-        body |= {"__str__": BaseException.__str__, "__repr__": BaseException.__repr__, "__init__": _no_init}
+    its message and members), not from what the original keeps elsewhere, and that looks up no
+    attribute the original's __getattr__ would have to find (a replacement has only what it is given)."""
+    shown_by = _GROUPS[0] if _GROUPS is not None and issubclass(cls, _GROUPS[0]) else BaseException
+    body = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__str__": shown_by.__str__,
+        "__repr__": shown_by.__repr__,
+        "__init__": _no_init,
+        "__getattribute__": object.__getattribute__,
+        "__getattr__": _no_attribute,
+    }
     return type(cls.__name__, (cls,), body)
 
 
 def _no_init(self: BaseException, *args: object) -> None:
     """The replacement's args are set after it is made; its original's __init__ may want others."""
+
+
+def _no_attribute(self: BaseException, name: str) -> NoReturn:
+    raise AttributeError(name)
 
 
 def _stand_in_instance(

@@ -1,4 +1,5 @@
-"""Reading sources safely: the one way files are opened, JSON decoded and TinyDB documents found.
+"""Reading sources safely: the one way files are opened, JSON decoded and TinyDB documents found;
+and the one way a result is encoded, as strictly as JSON is read.
 
 Everything here returns raw values, or raises an OSError or a ValueError that
 names the place of the problem, never a value (a misconfigured
@@ -13,8 +14,8 @@ import os
 import re
 import stat
 
-from task import MAX_ARRAY_INDEX, ConfigError, SourceError, shown
-from task_fields import decimal, json_kind
+from task import MAX_ARRAY_INDEX, ConfigError, SourceError, Stopped, shown
+from task_fields import UNENCODABLE, decimal, json_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "config_error_from",
     "decode_json",
     "documents_of_key",
+    "encode_json",
     "find_params",
     "read_text_file",
     "read_tinydb",
@@ -125,6 +127,25 @@ def decode_json(text: str | bytes) -> object:
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     return _parse_json(text, _STRICT_DECODER)
+
+
+def encode_json(result: object) -> str:
+    """A result as the strict JSON text it is sent as, or a ValueError saying why it cannot be.
+
+    Refused: what UNENCODABLE covers, keys that collide once encoded (1 and "1"
+    both become "1"), and anything else encoding raises (named by its type only:
+    its message is the business logic's, unscrubbed).
+    """
+    try:
+        text = json.dumps(result, allow_nan=False)
+    except UNENCODABLE as exc:
+        raise ValueError(str(exc)) from None
+    except Stopped:
+        raise
+    except BaseException as exc:  # what a result's own methods raise: SystemExit as well as anything
+        raise ValueError(f"encoding it raised {type(exc).__name__}") from None
+    decode_json(text)  # refuses a duplicated key: what keys that collide became
+    return text
 
 
 def _parse_json(text: str, decoder: json.JSONDecoder) -> object:

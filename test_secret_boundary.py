@@ -18,9 +18,11 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import redirect_stderr, redirect_stdout
+from email.message import Message
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -111,6 +113,60 @@ def _with_notes(notes: Callable[[str], object]) -> Callable[[str], BaseException
     return make
 
 
+class ProxyError(Exception):
+    """An API client's error, which reads its attributes from the response it keeps."""
+
+    def __init__(self, response: dict[str, object]) -> None:
+        super().__init__(response)
+        self.response = response
+
+    def __getattr__(self, name: str) -> object:
+        try:
+            return self.response[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __str__(self) -> str:
+        return f"API error {self.status}: {self.detail}"
+
+
+class ArgsRaiseError(Exception):
+    """An exception whose args cannot even be read: reading them ends a generator."""
+
+    @property
+    def args(self) -> Any:  # type: ignore[override]
+        raise GeneratorExit
+
+    def __str__(self) -> str:
+        raise SystemExit("no message")
+
+
+def _http_error(token: str) -> BaseException:
+    return urllib.error.HTTPError("https://api.example.com/", 401, f"token {token} rejected", Message(), None)
+
+
+def _long_chain(token: str) -> BaseException:
+    error = RuntimeError(f"connect {token}")
+    for attempt in range(600):
+        retry = RuntimeError(f"retry {attempt}")
+        retry.__cause__ = error
+        error = retry
+    return error
+
+
+def _group_showing_state(token: str) -> BaseException:
+    group: Any = getattr(builtins, "ExceptionGroup")  # noqa: B009
+
+    class SyncError(group):  # type: ignore[misc]
+        def __str__(self) -> str:
+            return f"{self.message} at {self.where}"
+
+    error = SyncError("sync failed", [ValueError("one")])
+    error.where = token
+    outer: BaseException = error
+    return outer
+
+
 def _group(token: str) -> BaseException:
     base_group: Any = getattr(builtins, "BaseExceptionGroup")  # noqa: B009 (not a name mypy knows for 3.10)
     group: Any = getattr(builtins, "ExceptionGroup")  # noqa: B009
@@ -146,8 +202,14 @@ SHAPES: dict[str, Callable[[str], BaseException]] = {
     "keyboard-interrupt": lambda token: KeyboardInterrupt(f"stop {token}"),
     "generator-exit": GeneratorExit,
 }
+SHAPES |= {
+    "attribute-proxy": lambda token: ProxyError({"status": 401, "detail": f"token {token} expired"}),
+    "http-error": _http_error,
+    "args-raise": ArgsRaiseError,
+    "chain-of-600": _long_chain,
+}
 if GROUPS:
-    SHAPES["nested-groups"] = _group
+    SHAPES |= {"nested-groups": _group, "group-showing-state": _group_showing_state}
 #: What is not an Exception: Python would end a process with it.
 BASE_SHAPES = ["sys-exit-text", "sys-exit-2", "keyboard-interrupt", "generator-exit"] + (
     ["nested-groups"] if GROUPS else []
@@ -353,12 +415,11 @@ def test_secrets_shorter_than_four_characters_are_not_searched_for(
 # Under the real runtime client: the warm process goes on
 
 
-FUNCTION_ENVIRONMENT = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
-
-
-@pytest.fixture(scope="module")
-def failing_function() -> Iterator[tuple[RuntimeAPI, FunctionProcess]]:
-    environment = {"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT}
+@pytest.fixture(scope="module", params=["JSON", "Text"])
+def failing_function(request: pytest.FixtureRequest) -> Iterator[tuple[RuntimeAPI, FunctionProcess]]:
+    """A warm function, logging in each of Lambda's formats (Text prints tracebacks)."""
+    log_settings = {"AWS_LAMBDA_LOG_FORMAT": request.param, "AWS_LAMBDA_LOG_LEVEL": "INFO"}
+    environment = {"PATH": os.environ["PATH"], **log_settings}
     with (
         RuntimeAPI() as api,
         FunctionProcess(api, environment, "test_secret_boundary.handler", root=PROJECT_DIR) as function,
@@ -372,8 +433,13 @@ def assert_still_serving(api: RuntimeAPI, function: FunctionProcess) -> None:
     assert function.process.poll() is None, "the function process died"
 
 
+#: A sample for the real runtime client: every shape Python would end a process with, and those
+#: hardest on a replacement.
+RUNTIME_CLIENT_SHAPES = [*BASE_SHAPES, "str-raises", "refuses-subclasses", "attribute-proxy", "chain-of-600"]
+
+
 @needs_runtime_client
-@pytest.mark.parametrize("shape", [*BASE_SHAPES, "str-raises", "refuses-subclasses", "url-encoded"])
+@pytest.mark.parametrize("shape", RUNTIME_CLIENT_SHAPES)
 @pytest.mark.parametrize("trigger", ["direct", "sqs", "http"])
 def test_under_the_runtime_client_any_failure_fails_its_unit_and_the_process_goes_on(
     failing_function: tuple[RuntimeAPI, FunctionProcess], shape: str, trigger: str
@@ -433,6 +499,9 @@ def test_a_text_log_escapes_the_traceback_and_quotes_a_value_that_could_forge_a_
 
     class Drawing(Failing):
         def execute(self, params: FailingParams) -> dict[str, object]:
+            logging.getLogger("drawing").warning(
+                "title %s", "\x1b]0;owned\x07"
+            )  # its own record's first line
             raise RuntimeError("\x1b[2K\r\x07failing: done")
 
     event = sqs_batch(json.dumps({"shape": "x", "token": SECRET}))
@@ -443,6 +512,7 @@ def test_a_text_log_escapes_the_traceback_and_quotes_a_value_that_could_forge_a_
     err = capsys.readouterr().err
     assert not any(char in err for char in "\x1b\x07\r")
     assert "\\x1b[2K\\r\\x07failing: done" in err
+    assert "title \\x1b]0;owned\\x07" in err
     assert f'message_id="{forged_id}"' in err
     unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', "", err)
     assert "request_id=forged" not in unquoted
@@ -559,12 +629,20 @@ class Explosive(dict[str, object]):
         raise LookupError("no items today")
 
 
+class Interrupting(dict[str, object]):
+    """A mapping whose encoding raises what is no Exception at all."""
+
+    def items(self) -> Any:
+        raise KeyboardInterrupt
+
+
 @pytest.mark.parametrize(
     "result",
     [
         pytest.param({1: "a", "1": "b"}, id="keys-that-collide"),
         pytest.param({"nested": {True: 1, "true": 2}}, id="nested-keys-that-collide"),
         pytest.param(Explosive(a=1), id="encoding-raises"),
+        pytest.param(Interrupting(a=1), id="encoding-raises-a-base-exception"),
         pytest.param({"x": float("nan")}, id="nan"),
     ],
 )
