@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import task_deploy
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, REPORT_EVENT, REPORT_TASK
 from task_deploy_formats import to_yaml
 
 DEPLOY_DIR = PROJECT_DIR / "deploy"
@@ -37,38 +37,6 @@ K8S_JOB = DEPLOY_DIR / "k8s-job.yaml"
 RUNNING = f"python{sys.version_info.major}.{sys.version_info.minor}"
 OTHER = f"python3.{sys.version_info.minor + 1}"
 WIDGET_EVENT = {"host": "h", "port": 5432, "database": "d", "user": "u", "password": "p"}
-
-#: A task of a user's own: another name, other parameters, two secrets.
-REPORT_TASK = """\
-from task import ConfigError, LambdaTask, Parameters, Secret
-from task_lambda import handle_event
-
-
-class ReportParams(Parameters):
-    bucket: str
-    api_token: Secret
-    signing_key: Secret
-    retries: int = 3
-
-
-class ReportSync:
-    name = "report_sync"
-    parameters = ReportParams
-
-    def execute(self, params):
-        if params.bucket == "missing":
-            raise ConfigError(f"no bucket named {params.bucket}")
-        return {"bucket": params.bucket, "retries": params.retries, "token": str(params.api_token)}
-
-
-class LambdaReportSync(ReportSync, LambdaTask):
-    pass
-
-
-def handler(event, context=None):
-    return handle_event(LambdaReportSync, event, context)
-"""
-REPORT_EVENT = {"bucket": "b", "api_token": "t", "signing_key": "k"}
 
 #: The two tasks, with how each writer delivers their secrets (every kind each writer takes).
 TASKS: dict[str, dict[str, Any]] = {
@@ -142,7 +110,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory, user_dir: Path) -> dict[
     return written
 
 
-def _cfn_lint(*templates: Path) -> dict[Path, list[str]]:
+def cfn_lint(*templates: Path) -> dict[Path, list[str]]:
     """Each template's cfn-lint findings (errors, warnings and informational), one line each."""
     completed = subprocess.run(
         [sys.executable, "-c", "from cfnlint.runner import main; main()", "--format", "parseable", "--"]
@@ -166,7 +134,7 @@ def cfn_lint_findings(templates, tmp_path_factory: pytest.TempPathFactory) -> di
     text = TEMPLATE.read_text(encoding="utf-8")
     assert '"python3.12"' in text
     broken.write_text(text.replace('"python3.12"', '"python3.99"'), encoding="utf-8")
-    findings = _cfn_lint(TEMPLATE, broken, *templates.values())
+    findings = cfn_lint(TEMPLATE, broken, *templates.values())
     by_case = {case: findings[path] for case, path in templates.items()}
     return {**by_case, "deploy": findings[TEMPLATE], "broken": findings[broken]}
 
@@ -344,10 +312,15 @@ def test_a_users_task_names_its_own_eventbridge_pattern_route_and_resources(temp
 # --- The AWS Batch job definition --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def register_job_definition_input():
+def register_job_definition_input() -> Any:
+    """botocore's model of RegisterJobDefinition's input, which validate_parameters checks against."""
     model = botocore.session.get_session().get_service_model("batch")
     return model.operation_model("RegisterJobDefinition").input_shape
+
+
+def validate_k8s_job(job: dict[str, Any]) -> None:
+    """kubernetes-validate, strictly, against the newest Kubernetes its pinned version knows (offline)."""
+    kubernetes_validate.validate(job, kubernetes_validate.latest_version(), strict=True)
 
 
 @pytest.fixture(scope="module")
@@ -374,8 +347,8 @@ def _retry_action(retry_strategy, exit_code: int, reason: str = "Essential conta
 
 
 @pytest.mark.parametrize("case", ["deploy", *TASKS])
-def test_job_definition_passes_botocores_validation(job_definitions, register_job_definition_input, case):
-    validate_parameters(job_definitions[case], register_job_definition_input)
+def test_job_definition_passes_botocores_validation(job_definitions, case):
+    validate_parameters(job_definitions[case], register_job_definition_input())
 
 
 @pytest.mark.parametrize(
@@ -387,13 +360,11 @@ def test_job_definition_passes_botocores_validation(job_definitions, register_jo
     ],
     ids=["without-type", "attempts-as-text", "unknown-field"],
 )
-def test_botocore_rejects_a_broken_job_definition(
-    job_definitions, register_job_definition_input, change, message
-):
+def test_botocore_rejects_a_broken_job_definition(job_definitions, change, message):
     broken = copy.deepcopy(job_definitions["deploy"])
     change(broken)
     with pytest.raises(ParamValidationError, match=message):
-        validate_parameters(broken, register_job_definition_input)
+        validate_parameters(broken, register_job_definition_input())
 
 
 @pytest.mark.parametrize("case", ["deploy", *TASKS])
@@ -440,14 +411,14 @@ def k8s_jobs(tmp_path_factory: pytest.TempPathFactory, user_dir: Path) -> dict[s
 
 @pytest.mark.parametrize("case", ["deploy", *TASKS])
 def test_k8s_job_passes_kubernetes_validate_strictly(k8s_jobs, case):
-    kubernetes_validate.validate(k8s_jobs[case], kubernetes_validate.latest_version(), strict=True)
+    validate_k8s_job(k8s_jobs[case])
 
 
 def test_kubernetes_validate_rejects_a_broken_job(k8s_jobs):
     broken = copy.deepcopy(k8s_jobs["deploy"])
     broken["spec"]["completions"] = "three"
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+        validate_k8s_job(broken)
 
 
 @pytest.mark.parametrize("case", ["deploy", *TASKS])
@@ -692,7 +663,7 @@ print(json.dumps(sorted(name for name in sys.modules if name == "task" or name.s
 """
 
 
-def _run_handler_from(*code_dirs: Path, handler: str, event: object) -> tuple[object, list[str]]:
+def run_handler_from(*code_dirs: Path, handler: str, event: object) -> tuple[object, list[str]]:
     """Invoke the handler once from code_dir: -I, no environment or user site; -S, no site-packages,
     so no TinyDB, test kit or runtime client. Its result and the library modules it loaded."""
     completed = subprocess.run(
@@ -740,11 +711,11 @@ LAMBDA_PATH_EVENTS = [
 def test_lambda_modules_are_exactly_the_library_modules_the_handler_loads(user_dir):
     loaded: set[str] = set()
     for event in LAMBDA_PATH_EVENTS:
-        _, modules = _run_handler_from(PROJECT_DIR, handler="assignment.handler", event=event)
+        _, modules = run_handler_from(PROJECT_DIR, handler="assignment.handler", event=event)
         loaded.update(modules)
     # Business logic that raises: its message is scrubbed of the secrets.
     failing = {**REPORT_EVENT, "bucket": "missing"}
-    result, modules = _run_handler_from(user_dir, PROJECT_DIR, handler="report_sync.handler", event=failing)
+    result, modules = run_handler_from(user_dir, PROJECT_DIR, handler="report_sync.handler", event=failing)
     assert result == "ConfigError"
     assert {*loaded, *modules} == set(task_deploy.LAMBDA_MODULES)
 
@@ -801,7 +772,7 @@ def test_zip_builds_the_same_bytes_twice(widget_zip, tmp_path):
 
 @pytest.mark.parametrize("event", LAMBDA_PATH_EVENTS[:3], ids=["direct", "sqs", "http"])
 def test_handler_runs_from_the_extracted_zip_with_the_standard_library_alone(widget_zip, tmp_path, event):
-    result, _ = _run_handler_from(_extract(widget_zip, tmp_path), handler="assignment.handler", event=event)
+    result, _ = run_handler_from(_extract(widget_zip, tmp_path), handler="assignment.handler", event=event)
     expected = {"runtime": "lambda", **WIDGET_EVENT, "password": "***", "connection": "u@h:5432/d"}
     if "Records" in event:
         assert result == {"batchItemFailures": []}
@@ -815,7 +786,7 @@ def test_runtime_loads_the_shipped_bytecode_without_checking_the_source(widget_z
     code_dir = _extract(widget_zip, tmp_path)
     for source in code_dir.glob("*.py"):
         source.write_text("raise SystemExit('the source was compiled, not the shipped bytecode')\n")
-    result, _ = _run_handler_from(code_dir, handler="assignment.handler", event=WIDGET_EVENT)
+    result, _ = run_handler_from(code_dir, handler="assignment.handler", event=WIDGET_EVENT)
     assert result["password"] == "***"  # type: ignore[index]
 
 
@@ -829,10 +800,10 @@ def test_a_users_zip_holds_their_task_and_includes_and_its_handler_runs_from_it(
     assert {"report_sync.py", "templates/report.txt", "task.py"} <= names
     assert not any("assignment" in name or "tinydb" in name or "task_testing" in name for name in names)
     code_dir = _extract(output, tmp_path / "code")
-    result, _ = _run_handler_from(code_dir, handler="report_sync.handler", event=REPORT_EVENT)
+    result, _ = run_handler_from(code_dir, handler="report_sync.handler", event=REPORT_EVENT)
     assert result == {"bucket": "b", "retries": 3, "token": "***"}
     failing = {**REPORT_EVENT, "bucket": "missing"}
-    assert _run_handler_from(code_dir, handler="report_sync.handler", event=failing)[0] == "ConfigError"
+    assert run_handler_from(code_dir, handler="report_sync.handler", event=failing)[0] == "ConfigError"
 
 
 def test_building_for_another_python_is_refused_in_one_line(tmp_path):
