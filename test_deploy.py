@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import fnmatch
 import importlib.util
+import io
 import json
 import os
 import shlex
 import subprocess
 import sys
 import zipfile
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +86,26 @@ def _deploy(*arguments: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedPro
     )
 
 
+def _main(*arguments: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
+    """task_deploy.main() in this process, as `python -m task_deploy ...` runs it from `cwd` (first on
+    sys.path); its exit status and output."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(stdout), redirect_stderr(stderr):
+        patch.chdir(cwd)
+        patch.syspath_prepend(str(cwd))
+        try:
+            status = task_deploy.main(arguments)
+        except SystemExit as exit_info:
+            status = exit_info.code  # type: ignore[assignment]
+    return subprocess.CompletedProcess(arguments, status, stdout.getvalue(), stderr.getvalue())
+
+
 def _write(directory: Path, writer: str, task: str, *arguments: str, name: str, user_dir: Path) -> Path:
-    """Run one writer in-process (as `python -m task_deploy` from the user's directory); its output."""
+    """Run one writer from the user's directory; its output."""
     output = directory / name
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(user_dir))
-        secrets = [f"--secret={delivery}" for delivery in TASKS[task][writer]]
-        assert task_deploy.main([writer, TASKS[task]["task"], *arguments, *secrets, "-o", str(output)]) == 0
+    secrets = [f"--secret={delivery}" for delivery in TASKS[task][writer]]
+    completed = _main(writer, TASKS[task]["task"], *arguments, *secrets, "-o", str(output), cwd=user_dir)
+    assert completed.returncode == 0, completed.stderr
     return output
 
 
@@ -517,6 +532,12 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
             ],
             "api_token: given more than once",
         ),
+        (
+            ["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/etc/task/token"],
+            "cannot deliver api_token=file:/etc/task/token: /etc/task holds the TinyDB file",
+        ),
+        (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/token"], "a directory below /"),
+        (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/run/../token"], "normalised"),
         (["batch-job", "no_such_module:Task"], "cannot import no_such_module: ModuleNotFoundError"),
         (
             ["batch-job", "report_sync:LambdaReportSyncs"],
@@ -537,6 +558,9 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
         "bad-variable",
         "bad-id",
         "twice",
+        "file-in-config-dir",
+        "file-in-root",
+        "file-not-normalised",
         "no-module",
         "no-task",
         "no-name",
@@ -550,7 +574,7 @@ def test_what_cannot_be_deployed_is_exit_2_in_one_line_and_nothing_is_written(
     extra = ["--image", "i"] if arguments[0] != "sam" else []
     if arguments[0] == "k8s-job" and "--completions" not in arguments:
         extra += ["--completions", "1"]
-    completed = _deploy(*arguments, *extra, "-o", str(output), cwd=user_dir)
+    completed = _main(*arguments, *extra, "-o", str(output), cwd=user_dir)
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1 or completed.stderr.startswith("usage:")
     assert words in completed.stderr.splitlines()[-1]
@@ -569,7 +593,7 @@ def test_a_module_that_fails_to_import_is_named_in_one_line(tmp_path):
 
 def test_one_writer_lists_every_delivery_it_cannot_wire(user_dir, tmp_path):
     secrets = ["--secret", "api_token=secret:a", "--secret", "signing_key=ssm:b"]
-    completed = _deploy(
+    completed = _main(
         "k8s-job",
         "report_sync:ReportSync",
         "--image",
@@ -721,7 +745,7 @@ def test_lambda_modules_are_exactly_the_library_modules_the_handler_loads(user_d
 
 
 def _build_zip(output: Path, *arguments: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
-    return _deploy("zip", *arguments, "-o", str(output), cwd=cwd)
+    return _main("zip", *arguments, "-o", str(output), cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -804,6 +828,34 @@ def test_a_users_zip_holds_their_task_and_includes_and_its_handler_runs_from_it(
     assert result == {"bucket": "b", "retries": 3, "token": "***"}
     failing = {**REPORT_EVENT, "bucket": "missing"}
     assert run_handler_from(code_dir, handler="report_sync.handler", event=failing)[0] == "ConfigError"
+
+
+def test_a_handler_in_a_package_brings_the_whole_package_and_runs_from_the_zip(tmp_path):
+    package = tmp_path / "project" / "reports"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "tasks.py").write_text(REPORT_TASK)
+    (package / "entry.py").write_text("from reports.tasks import handler\n")
+    output = tmp_path / "reports.zip"
+    completed = _build_zip(output, "--handler", "reports.entry.handler", cwd=tmp_path / "project")
+    assert completed.returncode == 0, completed.stderr
+    tag = sys.implementation.cache_tag
+    assert {"reports/__init__.py", "reports/tasks.py", f"reports/__pycache__/entry.{tag}.pyc"} <= _zip_names(
+        output
+    )
+    code_dir = _extract(output, tmp_path / "code")
+    result, _ = run_handler_from(code_dir, handler="reports.entry.handler", event=REPORT_EVENT)
+    assert result == {"bucket": "b", "retries": 3, "token": "***"}
+
+
+def test_an_included_python_file_that_does_not_compile_is_refused(user_dir, tmp_path):
+    (user_dir / "broken_helper.py").write_text("def (:\n")
+    completed = _build_zip(
+        tmp_path / "z.zip", "--handler", "report_sync.handler", "--include", "broken_helper.py", cwd=user_dir
+    )
+    assert completed.returncode == 2
+    assert "broken_helper.py: cannot compile: SyntaxError" in completed.stderr
+    assert not (tmp_path / "z.zip").exists()
 
 
 def test_building_for_another_python_is_refused_in_one_line(tmp_path):
