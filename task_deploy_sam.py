@@ -291,6 +291,7 @@ def sam_template(deployment: Deployment, *, code_uri: str) -> str:
     """The AWS SAM template: the function, each trigger's event and resources, the secrets' wiring."""
     header = [
         *header_lines(deployment, "An AWS SAM template"),
-        f"Build its code with `python -m task_deploy zip --handler {deployment.handler} -o FILE.zip`.",
+        f"CodeUri, relative to this file, is what `python{deployment.runtime[6:]} -m task_deploy zip "
+        f"--handler {deployment.handler}` builds.",
     ]
     return to_yaml(_Sam(deployment, code_uri).template(), header)
