@@ -331,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write what a task needs to run in AWS Lambda, AWS Batch and Kubernetes.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{zip,sam,batch-job,k8s-job}")
+    handler_help = "the Lambda entry point, e.g. assignment.handler"
     secret_help = f"how a Secret parameter is delivered: PARAM={_DELIVERY_FORMS} (default env:NAME_PARAM)"
 
     def command(name: str, help_text: str, *, task: bool = True) -> argparse.ArgumentParser:
@@ -341,12 +342,25 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     zip_command = command("zip", "the Lambda function's code", task=False)
-    zip_command.add_argument("--handler", required=True, metavar="MODULE.FUNCTION")
-    zip_command.add_argument("--include", action="append", default=[], metavar="PATH")
+    zip_command.add_argument("--handler", required=True, metavar="MODULE.FUNCTION", help=handler_help)
+    zip_command.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file or directory to add (repeatable)",
+    )
     zip_command.add_argument("--runtime", type=_runtime, default=running, help=f"default: {running}")
     sam = command("sam", "an AWS SAM template for the task's Lambda function and its triggers")
-    sam.add_argument("--handler", required=True, metavar="MODULE.FUNCTION")
-    sam.add_argument("--trigger", action="append", required=True, choices=TRIGGERS, metavar="T")
+    sam.add_argument("--handler", required=True, metavar="MODULE.FUNCTION", help=handler_help)
+    sam.add_argument(
+        "--trigger",
+        action="append",
+        required=True,
+        choices=TRIGGERS,
+        metavar="T",
+        help=f"one of {', '.join(TRIGGERS)} (repeatable)",
+    )
     sam.add_argument("--runtime", type=_runtime, default=running, help=f"default: {running}")
     sam.add_argument("--code-uri", default="lambda.zip", help="the zip, relative to the template")
     batch = command("batch-job", "the AWS Batch RegisterJobDefinition input")
