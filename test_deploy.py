@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import task_deploy
+import task_deploy_zip
 from conftest import PROJECT_DIR, REPORT_EVENT, REPORT_TASK
 from task_deploy_formats import to_yaml
 
@@ -741,7 +742,7 @@ def test_lambda_modules_are_exactly_the_library_modules_the_handler_loads(user_d
     failing = {**REPORT_EVENT, "bucket": "missing"}
     result, modules = run_handler_from(user_dir, PROJECT_DIR, handler="report_sync.handler", event=failing)
     assert result == "ConfigError"
-    assert {*loaded, *modules} == set(task_deploy.LAMBDA_MODULES)
+    assert {*loaded, *modules} == set(task_deploy_zip.LAMBDA_MODULES)
 
 
 def _build_zip(output: Path, *arguments: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
@@ -754,7 +755,7 @@ def widget_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("dist") / "lambda.zip"
     completed = _build_zip(output, "--handler", "assignment.handler", "--runtime", RUNNING)
     assert completed.returncode == 0, completed.stderr
-    files = 2 * (len(task_deploy.LAMBDA_MODULES) + 1)  # each module and its bytecode, with assignment's
+    files = 2 * (len(task_deploy_zip.LAMBDA_MODULES) + 1)  # each module and its bytecode, with assignment's
     assert completed.stdout == f"{output}: {files} files for {RUNNING}\n"
     return output
 
@@ -771,7 +772,7 @@ def _zip_names(archive_path: Path) -> set[str]:
 
 
 def test_zip_holds_the_lambda_modules_and_the_handlers_module_each_with_its_bytecode(widget_zip):
-    modules = {*task_deploy.LAMBDA_MODULES, "assignment"}
+    modules = {*task_deploy_zip.LAMBDA_MODULES, "assignment"}
     tag = sys.implementation.cache_tag
     sources = {f"{module}.py" for module in modules}
     bytecode = {f"__pycache__/{module}.{tag}.pyc" for module in modules}

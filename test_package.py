@@ -21,6 +21,7 @@ LIBRARY_MODULES = (
     "task_deploy",
     "task_deploy_formats",
     "task_deploy_sam",
+    "task_deploy_zip",
     "task_fields",
     "task_lambda",
     "task_logging",
