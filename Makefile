@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint typecheck unit bench lambda clean
+.PHONY: run test lint typecheck unit bench lambda lambda-zip deploy-files clean
 
 run: $(INSTALLED)
 	$(BIN)/python assignment.py --config fixtures/widget.json
@@ -31,6 +31,21 @@ bench: $(BENCH_INSTALLED)
 EVENTS ?= fixtures/lambda_event.json
 lambda: $(INSTALLED)
 	$(BIN)/python -m task_testing assignment.handler $(EVENTS)
+
+# deploy/ is what task_deploy writes for Widget, and these lines are the one place its arguments
+# live: test_deploy.py reads them (make -n) and fails when deploy/ differs from what they write.
+DEPLOY_DIR ?= deploy
+LAMBDA_RUNTIME := python3.12
+WIDGET_SECRETS := --secret password=env:DB_PASSWORD
+WIDGET_IMAGE := 123456789012.dkr.ecr.us-east-1.amazonaws.com/widget:1
+deploy-files: $(INSTALLED)
+	$(BIN)/python -m task_deploy sam assignment:Widget --handler assignment.handler --runtime $(LAMBDA_RUNTIME) --code-uri ../dist/lambda.zip --trigger direct --trigger http --trigger url --trigger sqs --trigger sqs-fifo --trigger sns --trigger eventbridge --trigger kinesis --trigger dynamodb $(WIDGET_SECRETS) -o $(DEPLOY_DIR)/template.yaml
+	$(BIN)/python -m task_deploy batch-job assignment:Widget --image $(WIDGET_IMAGE) $(WIDGET_SECRETS) -o $(DEPLOY_DIR)/batch-job-definition.json
+	$(BIN)/python -m task_deploy k8s-job assignment:Widget --image $(WIDGET_IMAGE) --completions 3 $(WIDGET_SECRETS) -o $(DEPLOY_DIR)/k8s-job.yaml
+
+# The code deploy/template.yaml deploys: refused (exit 2) unless .venv's Python is $(LAMBDA_RUNTIME)'s.
+lambda-zip: $(INSTALLED)
+	$(BIN)/python -m task_deploy zip --handler assignment.handler --runtime $(LAMBDA_RUNTIME) -o dist/lambda.zip
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

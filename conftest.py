@@ -145,3 +145,36 @@ def run_assignment(
         timeout=timeout,
         check=False,
     )
+
+
+#: A task of a user's own: another name, other parameters, two secrets.
+REPORT_TASK = """\
+from task import ConfigError, LambdaTask, Parameters, Secret
+from task_lambda import handle_event
+
+
+class ReportParams(Parameters):
+    bucket: str
+    api_token: Secret
+    signing_key: Secret
+    retries: int = 3
+
+
+class ReportSync:
+    name = "report_sync"
+    parameters = ReportParams
+
+    def execute(self, params):
+        if params.bucket == "missing":
+            raise ConfigError(f"no bucket named {params.bucket}")
+        return {"bucket": params.bucket, "retries": params.retries, "token": str(params.api_token)}
+
+
+class LambdaReportSync(ReportSync, LambdaTask):
+    pass
+
+
+def handler(event, context=None):
+    return handle_event(LambdaReportSync, event, context)
+"""
+REPORT_EVENT = {"bucket": "b", "api_token": "t", "signing_key": "k"}

@@ -19,6 +19,10 @@ LIBRARY_MODULES = (
     "task",
     "task_check",
     "task_cli",
+    "task_deploy",
+    "task_deploy_formats",
+    "task_deploy_sam",
+    "task_deploy_zip",
     "task_engines",
     "task_events",
     "task_everywhere",
@@ -222,3 +226,71 @@ def test_the_readmes_mypy_setting_names_every_module_of_the_wheel(wheel: Path) -
         modules = sorted(name.removesuffix(".py") for name in archive.namelist() if name.endswith(".py"))
     assert named == modules
     assert setting.endswith("]\nfollow_untyped_imports = true\n")
+
+
+def test_in_a_fresh_environment_task_deploy_writes_all_four_outputs_for_a_users_task(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """The wheel alone installed; the user's own task in a directory of their own; each output valid."""
+    import yaml  # type: ignore[import-untyped]
+    from botocore.validate import validate_parameters  # type: ignore[import-untyped]
+
+    from conftest import REPORT_EVENT, REPORT_TASK
+    from test_deploy import cfn_lint, register_job_definition_input, run_handler_from, validate_k8s_job
+
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    pip = ("-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check")
+    run(python, *pip, wheel, cwd=tmp_path)
+    myjobs = tmp_path / "myjobs"
+    myjobs.mkdir()
+    (myjobs / "report_sync.py").write_text(REPORT_TASK, encoding="utf-8")
+    task, image = "report_sync:ReportSync", ("--image", "example.com/reports:1")
+    triggers = [f"--trigger={trigger}" for trigger in ("http", "sqs", "sns", "kinesis", "dynamodb")]
+    stores = ("--secret", "api_token=secret:reports/api#token", "--secret", "signing_key=ssm:/reports/key")
+    for command in (
+        ["zip", "--handler", "report_sync.handler", "-o", "lambda.zip"],
+        [
+            "sam",
+            task,
+            "--handler",
+            "report_sync.handler",
+            "--runtime",
+            "python3.12",
+            *triggers,
+            *stores,
+            "-o",
+            "template.yaml",
+        ],
+        ["batch-job", task, *image, *stores, "-o", "job-definition.json"],
+        [
+            "k8s-job",
+            task,
+            *image,
+            "--completions",
+            "4",
+            "--secret",
+            "api_token=file:/run/secrets/t",
+            "-o",
+            "job.yaml",
+        ],
+    ):
+        run(
+            python,
+            "-m",
+            "task_deploy",
+            *command,
+            *(["-o", "template.yaml"] if command[0] == "sam" else []),
+            cwd=myjobs,
+        )
+
+    assert cfn_lint(myjobs / "template.yaml") == {myjobs / "template.yaml": []}
+    validate_parameters(
+        json.loads((myjobs / "job-definition.json").read_text()), register_job_definition_input()
+    )
+    validate_k8s_job(yaml.safe_load((myjobs / "job.yaml").read_text()))
+    with zipfile.ZipFile(myjobs / "lambda.zip") as archive:
+        archive.extractall(tmp_path / "code")
+    result, _ = run_handler_from(tmp_path / "code", handler="report_sync.handler", event=REPORT_EVENT)
+    assert result == {"bucket": "b", "retries": 3, "token": "***"}
