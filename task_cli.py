@@ -29,6 +29,7 @@ from task import (
     EnvTask,
     LambdaTask,
     LocalTask,
+    StoreUnavailable,
     log_failure,
     runnable,
     shown,
@@ -142,13 +143,18 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
     if args.all:  # every document, whatever this job's own array index
         environ = {name: value for name, value in environ.items() if name != AWS_BATCH_JOB_ARRAY_INDEX}
     task: Task = runnable(business, _COMMAND_LINE_RUNTIMES[args.runtime])(**keywords, environ=environ)
-    if args.all:
-        from task_check import check_every_document
+    resolve = not args.no_resolve
+    try:
+        if args.all:
+            from task_check import check_every_document
 
-        assert isinstance(task, BatchTask)  # --all is for the batch runtime only
-        return _report(task.name, check_every_document(task), args.reason)
-    if args.check:
-        return _report(task.name, task.check(), args.reason)
+            assert isinstance(task, BatchTask)  # --all is for the batch runtime only
+            return _report(task.name, check_every_document(task, resolve=resolve), args.reason)
+        if args.check:
+            return _report(task.name, task.check(resolve=resolve), args.reason)
+    except StoreUnavailable as error:  # the check could not be made: worth trying again, as a run is
+        log_failure(_log, task.name, error, {"task": task.name, "runtime": task.runtime})
+        return EXIT_FAILURE
     try:
         result = task.run()
     except ConfigError:
@@ -184,7 +190,11 @@ def _run_event_file(
         )
         return EXIT_CONFIG_ERROR
     if args.check:
-        return _check_event(business, event, args.reason, environ)
+        try:
+            return _check_event(business, event, args.reason, environ, resolve=not args.no_resolve)
+        except StoreUnavailable as error:  # the check could not be made: worth trying again
+            log_failure(_log, business.name, error, {"task": business.name, "runtime": "lambda"})
+            return EXIT_FAILURE
     return _run_event(business, event, handler)
 
 
@@ -198,11 +208,13 @@ def _read_event(path: str, environ: Mapping[str, str]) -> object:
         raise config_error_from(exc, f"event file {path}") from exc
 
 
-def _check_event(business: type[BusinessTask], event: object, reason: str, environ: Mapping[str, str]) -> int:
+def _check_event(
+    business: type[BusinessTask], event: object, reason: str, environ: Mapping[str, str], *, resolve: bool
+) -> int:
     """Validate every unit of work in an event without running any, and print one report each."""
     import task_lambda
 
-    reports = task_lambda.check_event(runnable(business, LambdaTask), event, environ=environ)
+    reports = task_lambda.check_event(runnable(business, LambdaTask), event, environ=environ, resolve=resolve)
     status = EXIT_OK
     for number, (label, report) in enumerate(reports, start=1):
         if number > 1:
@@ -377,6 +389,8 @@ def _parse(
     ]
     if args.all and not args.check:
         problems.append("--all checks every document of the key: use it with --check")
+    if args.no_resolve and not args.check:
+        problems.append("--no-resolve checks references without reading them: use it with --check")
     if args.runtime == "lambda" and args.event is None:
         problems.append("the lambda runtime runs an event: give --event PATH")
     if problems:
@@ -403,6 +417,7 @@ def _argument_parser(business: type[BusinessTask]) -> argparse.ArgumentParser:
     add("--event", metavar="PATH", help="lambda: run the JSON event in this file through the handler")
     add("--check", action="store_true", help="validate the parameters and report; run nothing")
     add("--all", action="store_true", help="batch, with --check: check every document of the key")
+    add("--no-resolve", action="store_true", help="with --check: check references' form, read none")
     return parser
 
 

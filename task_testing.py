@@ -15,12 +15,22 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from task_testing_stores import secrets_extension
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-__all__ = ["FakeLambdaContext", "FunctionError", "FunctionProcess", "Outcome", "RuntimeAPI", "main"]
+__all__ = [
+    "FakeLambdaContext",
+    "FunctionError",
+    "FunctionProcess",
+    "Outcome",
+    "RuntimeAPI",
+    "main",
+    "secrets_extension",
+]
 
 USAGE = """\
 usage: python -m task_testing HANDLER EVENT_FILE [EVENT_FILE ...]
