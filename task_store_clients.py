@@ -70,10 +70,10 @@ class Client:
 
 def client_for(environ: Mapping[str, str]) -> Client:
     """The extension's HTTP client where it serves (Lambda, or the agent with AWS_TOKEN), else botocore."""
-    if any(environ.get(name) for name in (AWS_LAMBDA_FUNCTION_NAME, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT)):
-        return ExtensionClient(_port(environ), _token(environ), agent=False)
-    if environ.get(AWS_TOKEN):
-        return ExtensionClient(_port(environ), _token(environ), agent=True)
+    in_lambda = bool(environ.get(AWS_LAMBDA_FUNCTION_NAME))
+    agent = bool(environ.get(AWS_TOKEN)) and not in_lambda
+    if in_lambda or agent or environ.get(PARAMETERS_SECRETS_EXTENSION_HTTP_PORT):
+        return ExtensionClient(_port(environ), _token(environ), agent=agent)
     return BotocoreClient()
 
 
@@ -203,8 +203,6 @@ class BotocoreClient(Client):
     """botocore's secretsmanager and ssm clients, configured as botocore always is (the process's
     AWS variables, AWS_ENDPOINT_URL included); each fetch is one attempt within `timeout`."""
 
-    _session: Any = None  # one botocore session per process: it loads the services' models once
-
     def __init__(self) -> None:
         try:
             import botocore.session  # type: ignore[import-untyped]
@@ -213,8 +211,8 @@ class BotocoreClient(Client):
                 "reading it outside AWS Lambda needs botocore: install the extra aws "
                 "(pip install 'task-runtimes[aws]')"
             ) from None
-        if BotocoreClient._session is None:
-            BotocoreClient._session = botocore.session.get_session()
+        # A session per run, not per process: a session keeps the credentials it first found.
+        self._session: Any = botocore.session.get_session()
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
         self.location = f"botocore {endpoint}"
 
@@ -230,18 +228,20 @@ class BotocoreClient(Client):
         )
 
         config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+        # botocore reads AWS_DEFAULT_REGION; Lambda, ECS and EKS set AWS_REGION too, which newer SDKs read.
+        region = self._session.get_config_variable("region") or os.environ.get("AWS_REGION") or None
         try:
             with _store_answers_unlogged():
                 if kind == "$secret":
-                    client = self._session.create_client("secretsmanager", config=config)
+                    client = self._session.create_client("secretsmanager", region, config=config)
                     answer = client.get_secret_value(SecretId=ident)
                     if "SecretString" not in answer:
                         raise ValueError("the secret is binary, not text")
                     return str(answer["SecretString"])
-                client = self._session.create_client("ssm", config=config)
+                client = self._session.create_client("ssm", region, config=config)
                 return str(client.get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"])
         except NoRegionError:
-            raise ValueError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
+            raise ValueError("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION") from None
         except (NoCredentialsError, PartialCredentialsError):
             raise ValueError("no AWS credentials found (botocore looked where it always does)") from None
         except ParamValidationError:

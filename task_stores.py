@@ -99,15 +99,15 @@ class Reference:
             raise ValueError(f"$file {shown(ident)}: the path must be absolute")
         #: "$secret", "$ssm" or "$file".
         self.kind = kind
-        #: The secret's id (a name or an ARN), the parameter's name, or the file's path.
-        self.id = ident
+        #: The secret's id (a name or an ARN), the parameter's name, or the file's path: normalised,
+        #: so that the file read is the one TASK_SECRET_REFS lists (no "link/.." to elsewhere).
+        self.id = os.path.normpath(ident) if kind == FILE_KEY else ident
         #: The key of the JSON object a secret holds, or None for the whole secret.
         self.key = key if isinstance(key, str) else None
 
     def listed_as(self) -> str:
         """How TASK_SECRET_REFS lists this reference: secret:ID, ssm:NAME, file:PATH (normalised)."""
-        ident = os.path.normpath(self.id) if self.kind == FILE_KEY else self.id
-        return f"{LISTED_AS[self.kind]}:{ident}"
+        return f"{LISTED_AS[self.kind]}:{self.id}"
 
     def __str__(self) -> str:
         described = f"{self.kind} {shown(self.id, limit=200)}"
@@ -252,11 +252,13 @@ def read_secret_file(reference: Reference) -> str:
     try:
         # O_NONBLOCK: opening a FIFO that no one writes to returns at once instead of waiting.
         descriptor = os.open(reference.id, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(descriptor, "rb") as secret_file:
-            status = os.fstat(descriptor)
-            if not stat.S_ISREG(status.st_mode):
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 raise ValueError(f"{reference}: not a regular file, so it was not read")
-            data = secret_file.read(MAX_FILE_BYTES + 1)
+            with open(descriptor, "rb", closefd=False) as secret_file:
+                data = secret_file.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         raise ValueError(f"{reference}: {exc.strerror or type(exc).__name__}") from None
     if len(data) > MAX_FILE_BYTES:
@@ -267,5 +269,5 @@ def read_secret_file(reference: Reference) -> str:
         raise ValueError(f"{reference}: not UTF-8 text") from None
     text = text.removesuffix("\n")
     if not text:
-        raise ValueError(f"missing: {reference} is empty")
+        raise ValueError(f"{reference}: the file is empty")
     return text
