@@ -33,6 +33,8 @@ AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN"
 
 #: The extension's port unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT says otherwise.
 DEFAULT_PORT = 2773
+#: Where the extension listens: localhost, which the AWS Secrets Manager Agent binds as 127.0.0.1.
+LOOPBACK = "127.0.0.1"
 #: The header that carries the token to the extension (and to the agent).
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 #: More than a secret (64 KiB) or a parameter (8 KiB) and their JSON around them can need.
@@ -55,9 +57,6 @@ REFUSALS = {
 
 class Client:
     """Asks one store for one reference's value; see the module's docstring for what fetch() raises."""
-
-    #: Where the client asks, so that values kept from one place never answer for another.
-    location: str
 
     def store_name(self, kind: str) -> str:
         """The store as messages name it."""
@@ -118,11 +117,10 @@ class ExtensionClient(Client):
         self.port = port
         self.agent = agent
         self._token = token
-        self.location = f"localhost:{port}"
 
     def store_name(self, kind: str) -> str:
         via = "the AWS Secrets Manager Agent" if self.agent else "the Parameters and Secrets extension"
-        return f"{STORES[kind]} (through {via} at {self.location})"
+        return f"{STORES[kind]} (through {via} at localhost:{self.port})"
 
     def fetch(self, kind: str, ident: str, timeout: float) -> str:
         from urllib.parse import quote
@@ -142,7 +140,7 @@ class ExtensionClient(Client):
             if status == 429 or status >= 500 or code in THROTTLED:
                 raise StoreUnavailable(f"answered HTTP {status}")
             if status == 403 and not code:  # the extension's own refusal: the token
-                raise ValueError(f"the extension at {self.location} refused the token (HTTP 403)")
+                raise ValueError(f"the extension at localhost:{self.port} refused the token (HTTP 403)")
             raise ValueError(_refusal(code, f"HTTP {status}"))
         try:
             answer = json.loads(body)
@@ -153,7 +151,8 @@ class ExtensionClient(Client):
     def _get(self, path: str, timeout: float) -> tuple[int, bytes]:
         import http.client  # only when a store is first asked: about 18 ms, never at import
 
-        connection = http.client.HTTPConnection("localhost", self.port, timeout=timeout)
+        # localhost as the extension and the agent bind it: no name to look up, no ::1 tried first.
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
         try:
             connection.request("GET", path, headers={TOKEN_HEADER: self._token})
             response = connection.getresponse()
@@ -213,8 +212,6 @@ class BotocoreClient(Client):
             ) from None
         # A session per run, not per process: a session keeps the credentials it first found.
         self._session: Any = botocore.session.get_session()
-        endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-        self.location = f"botocore {endpoint}"
 
     def fetch(self, kind: str, ident: str, timeout: float) -> str:
         from botocore.config import Config  # type: ignore[import-untyped]
