@@ -599,6 +599,13 @@ def test_check_no_resolve_of_an_event_checks_the_allow_list_and_contacts_nothing
     assert words in captured.out + captured.err
 
 
+def test_the_shipped_references_check_in_ci_as_docs_secrets_md_shows() -> None:
+    completed = run_assignment("--config", "fixtures/widget_references.json", "--check", "--no-resolve")
+    assert completed.returncode == 0, completed.stderr
+    docs = (PROJECT_DIR / "docs" / "secrets.md").read_text(encoding="utf-8")
+    assert completed.stdout in docs
+
+
 def test_no_resolve_without_check_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
