@@ -606,6 +606,15 @@ def test_the_shipped_references_check_in_ci_as_docs_secrets_md_shows() -> None:
     assert completed.stdout in docs
 
 
+def test_a_check_that_cannot_reach_its_store_exits_1_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with secrets_extension(VALUES, status=503) as env:
+        config = write_config(tmp_path, password={"$secret": "db/password"})
+        assert run_command_line(Widget, ["--config", str(config), "--check"], environ=env) == 1
+    assert "AWS Secrets Manager (through the Parameters and Secrets extension" in capsys.readouterr().err
+
+
 def test_no_resolve_without_check_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -618,6 +627,24 @@ def test_no_resolve_without_check_is_a_usage_error(
 
 # --------------------------------------------------------------------------
 # Under the real AWS Lambda runtime client
+
+
+def test_the_store_support_is_loaded_by_a_store_reference_only() -> None:
+    code = (
+        "import sys, assignment\n"
+        f"assignment.handler({widget_params(password={'$env': 'DB_PASSWORD'})!r}, None)\n"
+        "print(sorted({'task_stores', 'task_store_clients', 'http.client', 'botocore'} & set(sys.modules)))"
+    )
+    environment = {"PATH": os.environ["PATH"], "DB_PASSWORD": SECRET, "TASK_ENV_REFS": "DB_PASSWORD"}
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.strip() == "[]"
 
 
 #: A handler that answers as assignment.handler does, and says which AWS SDK modules are loaded.
