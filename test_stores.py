@@ -606,6 +606,30 @@ def test_the_shipped_references_check_in_ci_as_docs_secrets_md_shows() -> None:
     assert completed.stdout in docs
 
 
+@pytest.mark.parametrize(
+    ("argv", "environ", "words"),
+    [
+        pytest.param(
+            ["--runtime", "env", "--check", "--no-resolve"],
+            {"WIDGET_HOST": "h", "WIDGET_DATABASE": "d", "WIDGET_USER": "u", "WIDGET_PASSWORD": SECRET},
+            '  host      "h"   from $env WIDGET_HOST',
+            id="env-runtime-reads-its-own-variables",
+        ),
+        pytest.param(
+            ["--runtime", "batch", "--db", str(PROJECT_DIR / "fixtures" / "tasks.json"), "--check", "--all"],
+            {},
+            "Documents: 4 of 4 valid",
+            id="all-documents-without-their-variable",
+        ),
+    ],
+)
+def test_no_resolve_reads_a_runtimes_own_source_and_checks_every_document(
+    capsys: pytest.CaptureFixture[str], argv: list[str], environ: dict[str, str], words: str
+) -> None:
+    assert run_command_line(Widget, [*argv, "--no-resolve"], environ=environ) == 0
+    assert words in capsys.readouterr().out
+
+
 def test_a_check_that_cannot_reach_its_store_exits_1_saying_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
