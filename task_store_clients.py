@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+from abc import ABC, abstractmethod
 
 from task import ConfigError, StoreUnavailable, shown
 from task_fields import decimal
@@ -55,16 +56,16 @@ REFUSALS = {
 }
 
 
-class Client:
+class Client(ABC):
     """Asks one store for one reference's value; see the module's docstring for what fetch() raises."""
 
     def store_name(self, kind: str) -> str:
         """The store as messages name it."""
         return STORES[kind]
 
+    @abstractmethod
     def fetch(self, kind: str, ident: str, timeout: float) -> str:
         """The text of a "$secret" or "$ssm" reference's id, asked within `timeout` seconds."""
-        raise NotImplementedError
 
 
 def client_for(environ: Mapping[str, str]) -> Client:

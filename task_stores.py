@@ -185,8 +185,10 @@ class Resolution:
         if self._deadline is None:
             self._deadline = time.monotonic() + timeout_ms / 1000
         why = f"no answer within {timeout_ms} ms ({TASK_SECRETS_TIMEOUT_MS})"
-        pause = FIRST_PAUSE_SECONDS
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            if attempt:  # a pause before asking again, doubling each time, never past the deadline
+                pause = FIRST_PAUSE_SECONDS * 2 ** (attempt - 1)
+                time.sleep(max(0.0, min(pause, self._deadline - time.monotonic())))
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -194,8 +196,6 @@ class Resolution:
                 return client.fetch(reference.kind, reference.id, remaining)
             except StoreUnavailable as unavailable:
                 why = str(unavailable)
-            time.sleep(max(0.0, min(pause, self._deadline - time.monotonic())))
-            pause *= 2
         raise StoreUnavailable(f"{client.store_name(reference.kind)}: {why}; the run may be retried")
 
     def _ttl(self) -> int:

@@ -78,7 +78,8 @@ def secrets_extension(
             """Say nothing: a test's output is its own."""
 
     server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll, so that leaving the block does not wait out serve_forever's default half second.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield environment

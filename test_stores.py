@@ -232,6 +232,21 @@ def test_on_the_command_line_an_outage_exits_1_and_a_missing_secret_2(
     assert SECRET not in completed.stdout + completed.stderr
 
 
+@pytest.mark.parametrize(
+    ("status", "secret_id", "exit_status"),
+    [(None, "db/password", 0), (503, "db/password", 1), (None, "db/missing", 2)],
+)
+def test_an_event_run_from_the_command_line_exits_1_for_an_outage_and_2_for_a_missing_secret(
+    tmp_path: Path, status: int | None, secret_id: str, exit_status: int
+) -> None:
+    event = tmp_path / "event.json"
+    params = widget_params(password={"$secret": secret_id})
+    event.write_text(json.dumps(sqs_batch(json.dumps(params))), encoding="utf-8")
+    with secrets_extension(VALUES, status=status) as env:
+        environ = {**env, "AWS_LAMBDA_FUNCTION_NAME": "f", "TASK_SECRET_REFS": f"secret:{secret_id}"}
+        assert run_command_line(Widget, ["--event", str(event)], environ=environ) == exit_status
+
+
 def test_without_botocore_a_store_reference_says_to_install_the_extra(
     tmp_path: Path, aws: dict[str, str]
 ) -> None:
@@ -388,6 +403,57 @@ def test_with_a_ttl_of_0_each_run_asks_again_but_once() -> None:
         for _ in range(3):
             assert LambdaTwoSecrets(event, environ=environ).run() == {"same": True}
         assert len(env.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("values", "reference", "token", "problem"),
+    [
+        pytest.param(
+            VALUES, {"$secret": "db/password"}, "not-the-token", "refused the token (HTTP 403)", id="token"
+        ),
+        pytest.param(
+            {"secret:db/password": b"\x00\x01"},
+            {"$secret": "db/password"},
+            None,
+            "the secret is binary, not text",
+            id="binary",
+        ),
+        pytest.param(
+            VALUES, {"$ssm": "/widget/missing"}, None, "not found (HTTP 400, ParameterNotFound)", id="missing"
+        ),
+    ],
+)
+def test_what_the_extension_refuses_is_a_problem_of_the_parameter(
+    values: dict[str, Any], reference: dict[str, str], token: str | None, problem: str
+) -> None:
+    with secrets_extension(values) as env:
+        environ = {**env, "TASK_SECRET_REFS": "secret:db/password,ssm:/widget/missing"}
+        if token is not None:
+            environ["AWS_SESSION_TOKEN"] = token
+        with pytest.raises(ConfigError) as caught:
+            lambda_run(widget_params(password=reference), environ)
+    (reported,) = caught.value.problems
+    assert reported.startswith(f"password: {next(iter(reference))} ")
+    assert reported.endswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        (
+            {"AWS_TOKEN": "file:///nowhere/token"},
+            "AWS_TOKEN: the file /nowhere/token cannot be read: No such file or directory",
+        ),
+        ({}, "AWS_SESSION_TOKEN: no token for the secrets extension: set AWS_SESSION_TOKEN or AWS_TOKEN"),
+    ],
+)
+def test_no_token_for_the_extension_is_a_configuration_error_naming_the_variable(
+    token: dict[str, str], problem: str
+) -> None:
+    environ = {**LISTED, **token, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(closed_port())}
+    with pytest.raises(ConfigError) as caught:
+        lambda_run(widget_params(password={"$secret": "db/password"}), environ)
+    assert str(caught.value) == problem
 
 
 @pytest.mark.parametrize(
