@@ -131,6 +131,9 @@ def run_command_line(
                 )
             except Terminated:
                 return EXIT_TERMINATED  # the run's own record says it was stopped
+            except StoreUnavailable as error:  # a check whose store did not answer: worth trying again
+                log_failure(_log, business.name, error, {"task": business.name, "runtime": args.runtime})
+                return EXIT_FAILURE
 
 
 def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -143,18 +146,13 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
     if args.all:  # every document, whatever this job's own array index
         environ = {name: value for name, value in environ.items() if name != AWS_BATCH_JOB_ARRAY_INDEX}
     task: Task = runnable(business, _COMMAND_LINE_RUNTIMES[args.runtime])(**keywords, environ=environ)
-    resolve = not args.no_resolve
-    try:
-        if args.all:
-            from task_check import check_every_document
+    if args.all:
+        from task_check import check_every_document
 
-            assert isinstance(task, BatchTask)  # --all is for the batch runtime only
-            return _report(task.name, check_every_document(task, resolve=resolve), args.reason)
-        if args.check:
-            return _report(task.name, task.check(resolve=resolve), args.reason)
-    except StoreUnavailable as error:  # the check could not be made: worth trying again, as a run is
-        log_failure(_log, task.name, error, {"task": task.name, "runtime": task.runtime})
-        return EXIT_FAILURE
+        assert isinstance(task, BatchTask)  # --all is for the batch runtime only
+        return _report(task.name, check_every_document(task, resolve=not args.no_resolve), args.reason)
+    if args.check:
+        return _report(task.name, task.check(resolve=not args.no_resolve), args.reason)
     try:
         result = task.run()
     except ConfigError:
@@ -190,11 +188,7 @@ def _run_event_file(
         )
         return EXIT_CONFIG_ERROR
     if args.check:
-        try:
-            return _check_event(business, event, args.reason, environ, resolve=not args.no_resolve)
-        except StoreUnavailable as error:  # the check could not be made: worth trying again
-            log_failure(_log, business.name, error, {"task": business.name, "runtime": "lambda"})
-            return EXIT_FAILURE
+        return _check_event(business, event, args.reason, environ, resolve=not args.no_resolve)
     return _run_event(business, event, handler)
 
 

@@ -586,6 +586,8 @@ def test_a_file_that_cannot_serve_as_a_secret_is_a_problem_naming_its_path(
         {"$secret": "db/password", "version": "1"},
         {"$ssm": "/a", "$secret": "b"},
         {"$ssm": ["/a"]},
+        {"$secret": "db\npassword"},
+        {"$file": "/run/secrets/" + "x" * 2048},
     ],
 )
 def test_a_reference_of_the_wrong_form_is_a_problem_and_reads_nothing(
