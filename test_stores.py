@@ -754,10 +754,11 @@ def handler(event, context):
 
 @pytest.fixture
 def extension_function(tmp_path: Path) -> Iterator[tuple[RuntimeAPI, FunctionProcess, Any]]:
-    """A warm function under the real runtime client, with the extension stand-in beside it."""
+    """A warm function under the real runtime client, logging at DEBUG, beside the extension stand-in."""
     (tmp_path / "watching.py").write_text(SDK_WATCHING_FUNCTION, encoding="utf-8")
     with secrets_extension(VALUES) as env, RuntimeAPI() as api:
-        environment = {"PATH": os.environ["PATH"], **env, **LISTED, "AWS_LAMBDA_LOG_FORMAT": "JSON"}
+        logs = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
+        environment = {"PATH": os.environ["PATH"], **env, **LISTED, **logs}
         with FunctionProcess(api, environment, "watching.handler", root=tmp_path) as function:
             yield api, function, env
 
@@ -779,6 +780,7 @@ def test_under_the_runtime_client_a_warm_function_reads_through_the_extension_wi
     assert decoded(answers[1]["answer"])["body"] == expected_result()
     assert answers[2]["answer"] == {"batchItemFailures": []}
     assert len(env.requests) == 2  # one per secret: the warm process keeps what it read
+    assert "widget: done" in function.output  # its log, at DEBUG
     assert SECRET not in json.dumps(answers) + function.output
 
 
