@@ -151,10 +151,16 @@ class ExtensionClient(Client):
 
     def _get(self, path: str, timeout: float) -> tuple[int, bytes]:
         import http.client  # only when a store is first asked: about 18 ms, never at import
+        import socket  # http.client has loaded it
 
         # localhost as the extension and the agent bind it: no name to look up, no ::1 tried first.
         connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
         try:
+            # Connected here, not by http.client: its getaddrinfo() encodes the address with the idna
+            # codec, whose first use imports unicodedata and stringprep (1-2 ms of a first call).
+            connection.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            connection.sock.settimeout(timeout)
+            connection.sock.connect((LOOPBACK, self.port))
             connection.request("GET", path, headers={TOKEN_HEADER: self._token})
             response = connection.getresponse()
             body = response.read(MAX_ANSWER_BYTES)
