@@ -548,6 +548,104 @@ def sqs_batch(rounds: int, number: int) -> list[Row]:
 
 
 # --------------------------------------------------------------------------
+# Secrets by reference
+
+
+#: What a function's environment holds for its password to come from $env or from $secret.
+SECRET_ID = "widget/db-password"
+SECRETS_ENVIRONMENT = {
+    "AWS_LAMBDA_FUNCTION_NAME": "widget",
+    "DB_PASSWORD": str(PARAMS["password"]),
+    "TASK_ENV_REFS": "DB_PASSWORD",
+    "TASK_SECRET_REFS": f"secret:{SECRET_ID}",
+}
+
+
+@contextlib.contextmanager
+def environment_set(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ holds `variables` for the length of the block, as a function's environment would."""
+    before = dict(os.environ)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+
+
+def warm_secret(rounds: int, number: int) -> list[Row]:
+    """A warm direct invocation whose password is a $secret, served from the in-process cache, against
+    the same invocation with $env, both through the runtime client's JSON logging."""
+    import assignment
+    from task_stores import forget_cached_values
+    from task_testing import FakeLambdaContext, secrets_extension
+
+    forget_cached_values()
+    context = FakeLambdaContext("widget")
+    from_env = {**PARAMS, "password": {"$env": "DB_PASSWORD"}}
+    from_secret = {**PARAMS, "password": {"$secret": SECRET_ID}}
+    with secrets_extension({f"secret:{SECRET_ID}": str(PARAMS["password"])}) as extension:
+        with environment_set({**SECRETS_ENVIRONMENT, **extension}), lambda_json_logging(NullSink()):
+            assert assignment.handler(from_env, context) == assignment.handler(from_secret, context)
+            pairs = alternate_calls(
+                lambda: assignment.handler(from_env, context),
+                lambda: assignment.handler(from_secret, context),
+                rounds,
+                number,
+            )
+        assert len(extension.requests) == 1, extension.requests  # every other call was served from the cache
+    return [calls_row("Secrets: warm invocation, `$secret` from the cache vs `$env`", pairs, limit=1.1)]
+
+
+#: Run in a fresh Lambda-like process: what `import assignment` leaves unloaded, then the milliseconds
+#: of the first invocation whose password is a $secret (its imports plus one request to the stand-in).
+FIRST_SECRET_CODE = """
+import json, sys, time
+import awslambdaric.bootstrap
+class Context:
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+import assignment
+print(json.dumps([name for name in ("botocore", "boto3", "http.client") if name in sys.modules]))
+started = time.perf_counter()
+assignment.handler(EVENT, Context())
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+def first_secret(runs: int) -> list[Row]:
+    """The first resolution of a $secret in fresh processes, and what `import assignment` loads of the
+    store clients (none of botocore, boto3 or `http.client`)."""
+    from task_testing import secrets_extension
+
+    event = {**PARAMS, "password": {"$secret": SECRET_ID}}
+    code = FIRST_SECRET_CODE.replace("EVENT", repr(event))
+    with secrets_extension({f"secret:{SECRET_ID}": str(PARAMS["password"])}) as extension:
+        environ = child_environment(**SECRETS_ENVIRONMENT, **extension)
+        samples = [run_code(code, environ) for _ in range(runs)]
+        assert len(extension.requests) == runs, extension.requests
+    loaded = sorted({name for sample in samples for name in json.loads(sample.printed[0])})
+    first_ms = [float(sample.printed[1]) for sample in samples]
+    return [
+        Row(
+            "Secrets: after `import assignment`, none of `botocore`, `boto3`, `http.client` is loaded",
+            "—",
+            ", ".join(f"`{name}`" for name in loaded) or "none",
+            "—",
+            "none",
+            not loaded,
+        ),
+        Row(
+            "Secrets: first `$secret` in a fresh process (imports + one request to the local stand-in)",
+            "—",
+            f"{statistics.median(first_ms):.1f} ms (fastest {min(first_ms):.1f} ms)",
+            "—",
+            "< 25 ms",
+            statistics.median(first_ms) < 25,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------
 # 4. Batch lookup
 
 
@@ -667,6 +765,8 @@ def main() -> int:
         lambda: forbidden_modules(steps),
         lambda: warm_invocation(rounds, number),
         lambda: sqs_batch(rounds, number),
+        lambda: warm_secret(rounds, number),
+        lambda: first_secret(runs),
         lambda: batch_lookup(sizes, runs, targeted=10_000),
         lambda: check_all(1_000 if args.quick else 10_000, runs),
     ]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from task_check import CheckReport
     from task_cli import run_command_line
     from task_lambda import Unit
+    from task_stores import Resolution
     from task_testing import FakeLambdaContext
 
 #: What users import. The constants and helpers below serve the library's other modules.
@@ -40,6 +41,7 @@ __all__ = [
     "Parameters",
     "Secret",
     "SourceError",
+    "StoreUnavailable",
     "Task",
     "TaskError",
     "between",
@@ -58,6 +60,8 @@ TASK_ENV_REFS = "TASK_ENV_REFS"
 MASK = "***"
 #: The key of a reference to an environment variable: {"$env": "DB_PASSWORD"}.
 REFERENCE_KEY = "$env"
+#: The keys of every kind of reference: a variable, a secret, a parameter, a file (see task_stores).
+REFERENCE_KINDS = (REFERENCE_KEY, "$secret", "$ssm", "$file")
 #: TinyDB.default_table_name, kept here so that naming the source needs no import.
 TINYDB_DEFAULT_TABLE = "_default"
 #: The highest array index any engine gives: a Kubernetes Indexed Job's (task_engines has each one's).
@@ -108,6 +112,12 @@ class ConfigError(TaskError):
         if more > 0:
             listed += f"; and {more} more"
         return f"{self.source}: {len(self.problems)} problems: {listed}"
+
+
+class StoreUnavailable(TaskError):  # noqa: N818 (the contract names it so)
+    """A secret store did not answer (no connection, no answer in time, throttled, a server error):
+    worth retrying, so not a ConfigError (exit 1, a listed queue record, HTTP 503). Its message names
+    the store, never the secret."""
 
 
 class SourceError(TaskError, ValueError):
@@ -233,13 +243,14 @@ class Parameters:
 
     @classmethod
     def parse(
-        cls, values: Mapping[str, object], read_reference: Callable[[str, object], str] | None = None
+        cls, values: Mapping[str, object], read_reference: Callable[[str, Any], str | None] | None = None
     ) -> tuple[Parameters, list[str]]:
         """Check raw values against the fields: the parameters, valid only if there are no problems.
 
-        Every problem is listed. A {"$env": NAME} value is read with
-        `read_reference(parameter, reference)` and parsed as text; without a
-        reader it is just a value of the wrong kind.
+        Every problem is listed. A reference ({"$env": NAME}, {"$secret": ID}, ...)
+        is read with `read_reference(parameter, reference)` and parsed as text;
+        when that returns None (--check --no-resolve) the parameter is left
+        unset. Without a reader a reference is just a value of the wrong kind.
         """
         params = cls.__new__(cls)
         checked = vars(params)  # filled here, the one write: __setattr__ refuses all others
@@ -254,7 +265,9 @@ class Parameters:
             value = values[name]
             try:
                 if read_reference is not None and is_reference(value):
-                    checked[name] = _from_reference(field, read_reference(name, value), value)
+                    text = read_reference(name, value)
+                    if text is not None:
+                        checked[name] = _from_reference(field, text, value)
                 else:
                     checked[name] = field.from_json(value)
             except ValueError as exc:
@@ -314,16 +327,17 @@ class Parameters:
         return f"{type(self).__qualname__}({fields})"
 
 
-def _from_reference(field: Field, text: str, reference: Any) -> object:
+def _from_reference(field: Field, text: str, reference: dict[str, object]) -> object:
     try:
         return field.from_text(text)
     except ValueError as exc:
-        raise ValueError(f"$env {shown(reference[REFERENCE_KEY])}: {exc}") from None
+        kind = next(kind for kind in REFERENCE_KINDS if kind in reference)
+        raise ValueError(f"{kind} {shown(reference[kind], limit=200)}: {exc}") from None
 
 
 def is_reference(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether a raw value is a reference to an environment variable, {"$env": NAME}."""
-    return isinstance(value, dict) and REFERENCE_KEY in value
+    """Whether a raw value is a reference: an object with "$env", "$secret", "$ssm" or "$file"."""
+    return isinstance(value, dict) and any(kind in value for kind in REFERENCE_KINDS)
 
 
 # --------------------------------------------------------------------------
@@ -344,10 +358,13 @@ class Task(ABC):
     runtime: ClassVar[str]
     #: What a value read straight from the source is called in a check report.
     origin: ClassVar[str] = "the source"
-    #: True where whoever invokes writes the source (a Lambda event): its $env
-    #: references may then name only the variables TASK_ENV_REFS lists, and only
-    #: for Secret parameters.
+    #: True where whoever invokes writes the source (a Lambda event): its
+    #: references may then name only what TASK_ENV_REFS (variables) and
+    #: TASK_SECRET_REFS (secrets, parameters, files) list, and only for Secret parameters.
     invoker_written: ClassVar[bool] = False
+    #: True where the source's values are references it made itself (the env
+    #: runtime's variables): --check --no-resolve reads them still.
+    references_are_the_source: ClassVar[bool] = False
     #: The business task's name: the default TinyDB key and environment prefix.
     name: ClassVar[str]
     #: The business task's declared parameters: a Parameters subclass.
@@ -381,19 +398,22 @@ class Task(ABC):
         self._log_end("config_error" if isinstance(failure, ConfigError) else "failed", started, failure)
         raise failure
 
-    def check(self) -> CheckReport:
-        """Load and validate the parameters without running the business logic: a report."""
+    def check(self, *, resolve: bool = True) -> CheckReport:
+        """Load and validate the parameters without running the business logic: a report (with
+        resolve=False no reference is read, only its form and permission checked)."""
         from task_check import check_task
 
-        return check_task(self)
+        return check_task(self, resolve=resolve)
 
-    def validate(self, raw: object) -> Parameters:
-        """The business task's parameters from raw values, as run() reads them, or a ConfigError."""
+    def validate(self, raw: object, *, resolve: bool = True) -> Parameters:
+        """The business task's parameters from raw values, as run() reads them, or a ConfigError
+        (StoreUnavailable when a store does not answer). With resolve=False references are checked,
+        not read, and their parameters left unset."""
         if not isinstance(raw, Mapping):
             raise ConfigError(
                 self.describe_source(), [f"expected a JSON object of parameters, got {json_kind(raw)}"]
             )
-        params, problems = self.parameters.parse(raw, self._read_reference)
+        params, problems = self.parameters.parse(raw, self._reference_reader(resolve))
         if problems:
             raise ConfigError(self.describe_source(), problems)
         return params
@@ -432,8 +452,27 @@ class Task(ABC):
 
             raise config_error_from(exc, self.describe_source()) from exc
 
-    def _read_reference(self, name: str, reference: Any) -> str:
-        """The text of the variable a {"$env": NAME} value names, or ValueError saying why not."""
+    def _reference_reader(self, resolve: bool) -> Callable[[str, dict[str, object]], str | None]:
+        """How one run reads references: $env here, the other kinds through one task_stores.Resolution,
+        made (and that module imported) at the run's first such reference."""
+        resolution: Resolution | None = None
+
+        def read(name: str, reference: dict[str, object]) -> str | None:
+            nonlocal resolution
+            if REFERENCE_KEY in reference:
+                return self._read_reference(name, reference, resolve or self.references_are_the_source)
+            if resolution is None:
+                import task_stores  # not `from ... import`: ~0.6 µs less per warm invocation
+
+                resolution = task_stores.Resolution(
+                    self.environ, invoker_written=self.invoker_written, resolve=resolve
+                )
+            return resolution.read(reference, secret_parameter=self.parameters.is_secret(name))
+
+        return read
+
+    def _read_reference(self, name: str, reference: Any, resolve: bool = True) -> str | None:
+        """The variable a {"$env": NAME} value names (None when not resolving), or ValueError why not."""
         variable = reference.get(REFERENCE_KEY)
         if len(reference) != 1 or not isinstance(variable, str) or not variable:
             raise ValueError('a reference must be {"$env": "VARIABLE_NAME"} and nothing else')
@@ -447,6 +486,8 @@ class Task(ABC):
             allowed = {listed.strip() for listed in self.environ.get(TASK_ENV_REFS, "").split(",")}
             if variable not in allowed:
                 raise ValueError(f"$env {shown(variable)} is not allowed: {TASK_ENV_REFS} does not list it")
+        if not resolve:
+            return None
         text = self.environ.get(variable, "")
         if not text:
             raise ValueError(f"missing: $env {shown(variable)} is not set (or is empty)")
@@ -722,6 +763,7 @@ class EnvTask(Task):
     """
 
     runtime = "env"
+    references_are_the_source = True
 
     def __init__(self, prefix: str | None = None, *, environ: Mapping[str, str] | None = None) -> None:
         self.prefix = prefix

@@ -36,6 +36,8 @@ __all__ = ["ArrayCheckReport", "CheckReport", "check_every_document", "check_tas
 LISTED_RANGES = 20
 #: How many invalid documents a report lists with their problems; the rest it names on one line.
 LISTED_DOCUMENTS = 50
+#: What --check --no-resolve shows for a parameter whose value a reference names.
+NOT_READ = "reference, not read"
 
 
 class CheckReport:
@@ -216,40 +218,56 @@ class ArrayCheckReport:
         return problems
 
 
-def check_task(task: Task) -> CheckReport:
+def check_task(task: Task, *, resolve: bool = True) -> CheckReport:
     """What Task.check() returns: the task's parameters as run() would read them, each with where it
-    came from; or every problem. Nothing runs."""
+    came from; or every problem. Nothing runs; with resolve=False no reference is read."""
     try:
         raw = task.load_raw()
-        params = task.validate(raw)
+        params = task.validate(raw, resolve=resolve)
     except ConfigError as error:
         return CheckReport(task.runtime, error.source, (), error.problems)
     assert isinstance(raw, Mapping)  # validate() accepted it
+    values = vars(params)
     lines = [
-        (name, MASK if isinstance(value, Secret) else json.dumps(value), _origin(task, raw, name))
-        for name, value in vars(params).items()
+        (name, _shown(values, raw, name), _origin(task, raw, name)) for name in task.parameters.field_names()
     ]
     return CheckReport(task.runtime, task.describe_source(), lines, ())
 
 
+def _shown(values: Mapping[str, object], raw: Mapping[str, object], name: str) -> str:
+    """A parameter's value as a report shows it: *** for a secret or what a store or file holds."""
+    if name not in values:  # a reference that --no-resolve did not read
+        return NOT_READ
+    value, given = values[name], raw.get(name)
+    from_store = is_reference(given) and REFERENCE_KEY not in given
+    return MASK if isinstance(value, Secret) or from_store else json.dumps(value)
+
+
 def _origin(task: Task, raw: Mapping[str, object], name: str) -> str:
-    """Where a parameter's value came from: its default, a variable, or the source itself."""
+    """Where a parameter's value came from: its default, a variable, a store, a file, or the source."""
     if name not in raw:
         return "default"
     value = raw[name]
-    if is_reference(value):
+    if is_reference(value) and REFERENCE_KEY in value:
         return f"from $env {shown(value[REFERENCE_KEY])}"
+    if is_reference(value):
+        from task_stores import Reference
+
+        return f"from {Reference(value)}"  # validate() accepted its form
     return f"from {task.origin}"
 
 
-def check_every_document(task: BatchTask, array_size: int | None = None) -> ArrayCheckReport:
+def check_every_document(
+    task: BatchTask, array_size: int | None = None, *, resolve: bool = True
+) -> ArrayCheckReport:
     """Check every document of the task's key as its own job would: one parse of the file, one pass.
 
     The one without array_index and every array child, whatever the task's own
     array index; indices from 0 to the highest that the engine whose index
     variable is set gives (without one, any engine's: 0 to 99,999). The array
     has `array_size` children when given, else CLOUD_RUN_TASK_COUNT's when
-    set, else as many as the highest array_index plus one.
+    set, else as many as the highest array_index plus one. With resolve=False
+    no reference is read.
     """
     try:
         source = task.describe_file()
@@ -269,7 +287,7 @@ def check_every_document(task: BatchTask, array_size: int | None = None) -> Arra
     distinct: dict[str, str] = {}
     for doc_id, document in documents.items():
         index = array_index_of(document, largest_index)
-        problems = _problems_of(task, source, document, index, largest_index)
+        problems = _problems_of(task, source, document, index, largest_index, resolve=resolve)
         checks.append((doc_id, index, tuple(distinct.setdefault(problem, problem) for problem in problems)))
     return ArrayCheckReport(task.runtime, source, checks, size=size, size_origin=size_origin)
 
@@ -294,7 +312,13 @@ def _array_size(environ: Mapping[str, str], given: int | None, largest_index: in
 
 
 def _problems_of(
-    task: BatchTask, source: str, document: dict[str, object], index: int | str | None, largest_index: int
+    task: BatchTask,
+    source: str,
+    document: dict[str, object],
+    index: int | str | None,
+    largest_index: int,
+    *,
+    resolve: bool,
 ) -> list[str]:
     """What keeps one document from running, as its own job would read it."""
     problems = []
@@ -303,7 +327,7 @@ def _problems_of(
         got = shown(str(value), limit=20) if type(value) is int else json_kind(value)
         problems.append(f"array_index: expected an integer from 0 to {largest_index}, got {got}")
     try:
-        task.validate(params_of(document))
+        task.validate(params_of(document), resolve=resolve)
     except ConfigError as error:
         problems.extend(error.problems)
     except READ_ERRORS as exc:

@@ -26,6 +26,7 @@ from task import (
     LambdaTask,
     LocalTask,
     Stopped,
+    StoreUnavailable,
     log_failure,
     runnable,
     shown,
@@ -140,6 +141,9 @@ def run_command_line(
                 if not stop.logged:  # stopped outside a run, whose own record would have said so
                     log_failure(_log, business.name, stop)
                 return stop.exit_status
+            except StoreUnavailable as error:  # a check whose store did not answer: worth trying again
+                log_failure(_log, business.name, error, {"task": business.name, "runtime": args.runtime})
+                return EXIT_FAILURE
             except OutputError as failure:
                 _log.error("%s: failed: %s", business.name, failure)
                 return EXIT_FAILURE
@@ -157,9 +161,10 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
         from task_check import check_every_document
 
         assert isinstance(task, BatchTask)  # --all is for the batch runtime only
-        return _report(task.name, check_every_document(task, args.array_size), args.reason)
+        report = check_every_document(task, args.array_size, resolve=not args.no_resolve)
+        return _report(task.name, report, args.reason)
     if args.check:
-        return _report(task.name, task.check(), args.reason)
+        return _report(task.name, task.check(resolve=not args.no_resolve), args.reason)
     try:
         result = task.run()
     except ConfigError:
@@ -197,7 +202,7 @@ def _run_event_file(
         )
         return EXIT_CONFIG_ERROR
     if args.check:
-        return _check_event(business, event, args.reason, environ)
+        return _check_event(business, event, args.reason, environ, resolve=not args.no_resolve)
     return _run_event(business, event, handler)
 
 
@@ -211,11 +216,13 @@ def _read_event(path: str, environ: Mapping[str, str]) -> object:
         raise config_error_from(exc, f"event file {path}") from exc
 
 
-def _check_event(business: type[BusinessTask], event: object, reason: str, environ: Mapping[str, str]) -> int:
+def _check_event(
+    business: type[BusinessTask], event: object, reason: str, environ: Mapping[str, str], *, resolve: bool
+) -> int:
     """Validate every unit of work in an event without running any, and print one report each."""
     import task_lambda
 
-    reports = task_lambda.check_event(runnable(business, LambdaTask), event, environ=environ)
+    reports = task_lambda.check_event(runnable(business, LambdaTask), event, environ=environ, resolve=resolve)
     status = EXIT_OK
     for number, (label, report) in enumerate(reports, start=1):
         heading = f"Unit {number} of {len(reports)}: {shown(label, limit=200)}"
@@ -356,6 +363,8 @@ def _parse(
         problems.append("--all checks every document of the key: use it with --check")
     if args.array_size is not None and not (args.all and args.check):
         problems.append("--array-size is the size of the array --check --all checks: use it with both")
+    if args.no_resolve and not args.check:
+        problems.append("--no-resolve checks references without reading them: use it with --check")
     if args.runtime == "lambda" and args.event is None:
         problems.append("the lambda runtime runs an event: give --event PATH")
     if problems:
@@ -406,6 +415,7 @@ def _argument_parser(
         help="with --check --all: the array has exactly N copies, indices 0 to N-1 (default: "
         f"${CLOUD_RUN_TASK_COUNT}, else the highest array_index plus one)",
     )
+    add("--no-resolve", action="store_true", help="with --check: check references' form, read none")
     return parser
 
 

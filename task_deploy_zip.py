@@ -21,7 +21,15 @@ __all__ = ["LAMBDA_MODULES", "ZIP_TIME", "build_zip", "check_runtime", "lambda_f
 
 #: The library's modules that the Lambda path imports (checked by test_deploy against what running
 #: the handler loads): the zip holds these, never the test kit, the command line or TinyDB.
-LAMBDA_MODULES = ("task", "task_fields", "task_lambda", "task_secrets", "task_sources")
+LAMBDA_MODULES = (
+    "task",
+    "task_fields",
+    "task_lambda",
+    "task_secrets",
+    "task_sources",
+    "task_store_clients",
+    "task_stores",
+)
 
 #: Every zip entry gets this time, so that the same inputs build the same bytes.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)

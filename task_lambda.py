@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from task import ConfigError, LambdaTask, SourceError, Stopped, shown
+from task import ConfigError, LambdaTask, SourceError, Stopped, StoreUnavailable, shown
 from task_fields import json_kind
 
 TYPE_CHECKING = False
@@ -44,7 +44,12 @@ EVENTBRIDGE = "eventbridge"  #: an EventBridge rule
 _HTTP_TRIGGERS = (REST_API, HTTP_API, ALB)
 #: SQS and SNS message ids are UUIDs; a longer "id" is no message AWS sent.
 MAX_MESSAGE_ID = 128
-_STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}
+_STATUS_TEXT = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
 
 #: The trigger layer's own problems, beside the record task.py logs under "task" for each unit.
 logger = logging.getLogger("task.lambda")
@@ -254,7 +259,8 @@ def handle_event(
     """Run `task_class` (as LambdaWidget) once per unit of work in `event`; answer as its trigger expects.
 
     What assignment.handler does. HTTP triggers get a response (200; 400 for a
-    ConfigError; 500 for any other exception, or a result that is not JSON);
+    ConfigError; 503 for StoreUnavailable; 500 for any other exception, or a
+    result that is not JSON);
     SQS gets the records that failed in `batchItemFailures`; for SNS,
     EventBridge and a direct invoke an exception propagates (run() has
     scrubbed its secrets) and Lambda reports it. `environ` replaces
@@ -292,14 +298,20 @@ def handle_event(
 
 
 def check_event(
-    task_class: type[LambdaTask], event: object, *, environ: Mapping[str, str] | None = None
+    task_class: type[LambdaTask],
+    event: object,
+    *,
+    environ: Mapping[str, str] | None = None,
+    resolve: bool = True,
 ) -> list[tuple[str, CheckReport]]:
     """Validate every unit of work in `event` without running any: (label, report) per unit.
 
     A queue record's label is its message id; any other unit's is its trigger.
+    With resolve=False no reference is read.
     """
     return [
-        (unit.label, task_class(event, None, environ=environ, unit=unit).check()) for unit in units_of(event)
+        (unit.label, task_class(event, None, environ=environ, unit=unit).check(resolve=resolve))
+        for unit in units_of(event)
     ]
 
 
@@ -310,6 +322,10 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
     except ConfigError as error:
         return _http_answer(
             400, {"errorType": type(error).__name__, "errorMessage": str(error)}, event, trigger
+        )
+    except StoreUnavailable as error:  # worth retrying: the message names the store, not the secret
+        return _http_answer(
+            503, {"errorType": type(error).__name__, "errorMessage": str(error)}, event, trigger
         )
     except Stopped:
         raise

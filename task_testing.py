@@ -22,6 +22,7 @@ from pathlib import Path
 
 from task_events import alb_event, eventbridge_event, http_api_event, rest_api_event, sns_event, sqs_event
 from task_everywhere import run_everywhere
+from task_testing_stores import secrets_extension
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ __all__ = [
     "main",
     "rest_api_event",
     "run_everywhere",
+    "secrets_extension",
     "sns_event",
     "sqs_event",
 ]
@@ -142,6 +144,9 @@ class RuntimeAPI:
         self._changed = threading.Condition()
         self._answers: dict[str, Outcome | None] = {}  # pending request id -> its outcome, once known
         self._failure: FunctionError | None = None
+        #: Counts the function processes started on this API: a request for the next event from a
+        #: process that has been replaced since (it may still be waiting when it is stopped) gets none.
+        self._generation = 0
         self._closing = threading.Event()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -195,20 +200,25 @@ class RuntimeAPI:
         """Forget a failure: a new function process is starting."""
         with self._changed:
             self._failure = None
+            self._generation += 1
 
     def _raise_failure(self) -> None:
         failure = self._failure
         if failure is not None:
             raise FunctionError(failure.error_type, failure.error_message, failure.output)
 
-    def _next_event(self) -> tuple[str, bytes] | None:
-        """The next event someone still waits for; None once the API is closing."""
-        while not self._closing.is_set():
+    def _next_event(self, generation: int) -> tuple[str, bytes] | None:
+        """The next event someone still waits for; None once the API is closing, or once the process
+        that asked (started as `generation`) has been replaced."""
+        while not self._closing.is_set() and generation == self._generation:
             try:
                 request_id, body = self._events.get(timeout=0.1)
             except queue.Empty:
                 continue
             with self._changed:
+                if generation != self._generation:  # for the process that replaced the one asking
+                    self._events.put((request_id, body))
+                    return None
                 if request_id in self._answers:
                     return request_id, body
         return None
@@ -234,7 +244,7 @@ class RuntimeAPI:
                 if self.path != f"{API_PREFIX}/invocation/next":
                     self._reply(404, {"errorMessage": "unknown endpoint"})
                     return
-                event = api._next_event()
+                event = api._next_event(api._generation)
                 if event is None:
                     self._reply(410, {"errorMessage": "the runtime API is shutting down"})
                     return

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import zipfile
@@ -688,9 +689,11 @@ print(json.dumps(sorted(name for name in sys.modules if name == "task" or name.s
 """
 
 
-def run_handler_from(*code_dirs: Path, handler: str, event: object) -> tuple[object, list[str]]:
-    """Invoke the handler once from code_dir: -I, no environment or user site; -S, no site-packages,
-    so no TinyDB, test kit or runtime client. Its result and the library modules it loaded."""
+def run_handler_from(
+    *code_dirs: Path, handler: str, event: object, environment: dict[str, str] | None = None
+) -> tuple[object, list[str]]:
+    """Invoke the handler once from code_dir: -I, no user site; -S, no site-packages, so no TinyDB,
+    test kit or runtime client; `environment` alone. Its result and the library modules it loaded."""
     completed = subprocess.run(
         [
             sys.executable,
@@ -702,7 +705,7 @@ def run_handler_from(*code_dirs: Path, handler: str, event: object) -> tuple[obj
             handler,
             json.dumps(event),
         ],
-        env={},
+        env=environment or {},
         capture_output=True,
         text=True,
         timeout=60,
@@ -742,6 +745,22 @@ def test_lambda_modules_are_exactly_the_library_modules_the_handler_loads(user_d
     failing = {**REPORT_EVENT, "bucket": "missing"}
     result, modules = run_handler_from(user_dir, PROJECT_DIR, handler="report_sync.handler", event=failing)
     assert result == "ConfigError"
+    loaded.update(modules)
+    # A secret from the Lambda extension: here no extension listens, so the store is unavailable.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    extension = {
+        "AWS_LAMBDA_FUNCTION_NAME": "widget",
+        "AWS_SESSION_TOKEN": "token",
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(port),
+        "TASK_SECRET_REFS": "secret:widget/db",
+    }
+    from_store = {**WIDGET_EVENT, "password": {"$secret": "widget/db"}}
+    result, modules = run_handler_from(
+        PROJECT_DIR, handler="assignment.handler", event=from_store, environment=extension
+    )
+    assert result == "StoreUnavailable"
     assert {*loaded, *modules} == set(task_deploy_zip.LAMBDA_MODULES)
 
 

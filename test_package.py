@@ -34,7 +34,10 @@ LIBRARY_MODULES = (
     "task_run",
     "task_secrets",
     "task_sources",
+    "task_store_clients",
+    "task_stores",
     "task_testing",
+    "task_testing_stores",
 )
 
 
