@@ -15,12 +15,23 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from task_testing_streams import dynamodb_event, kinesis_event
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-__all__ = ["FakeLambdaContext", "FunctionError", "FunctionProcess", "Outcome", "RuntimeAPI", "main"]
+__all__ = [
+    "FakeLambdaContext",
+    "FunctionError",
+    "FunctionProcess",
+    "Outcome",
+    "RuntimeAPI",
+    "dynamodb_event",
+    "kinesis_event",
+    "main",
+]
 
 USAGE = """\
 usage: python -m task_testing HANDLER EVENT_FILE [EVENT_FILE ...]

@@ -289,7 +289,8 @@ def _zip_names(lambda_zip: Path) -> set[str]:
 def test_zip_holds_the_installed_modules_less_the_test_helpers_plus_the_task_with_bytecode(lambda_zip):
     tomllib = pytest.importorskip("tomllib")
     pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
-    modules = {*pyproject["tool"]["setuptools"]["py-modules"], "assignment"} - {"task_testing"}
+    test_helpers = {"task_testing", "task_testing_streams"}
+    modules = {*pyproject["tool"]["setuptools"]["py-modules"], "assignment"} - test_helpers
     tag = sys.implementation.cache_tag
     sources = {f"{module}.py" for module in modules}
     bytecode = {f"__pycache__/{module}.{tag}.pyc" for module in modules}

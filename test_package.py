@@ -17,12 +17,15 @@ LIBRARY_MODULES = (
     "task",
     "task_check",
     "task_cli",
+    "task_deadline",
     "task_fields",
     "task_lambda",
     "task_logging",
     "task_secrets",
     "task_sources",
+    "task_streams",
     "task_testing",
+    "task_testing_streams",
 )
 
 
