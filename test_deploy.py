@@ -121,7 +121,7 @@ def test_invokers_may_reference_only_the_password_which_comes_from_secrets_manag
     assert variables["DB_PASSWORD"]["Fn::Sub"].startswith("{{resolve:secretsmanager:")
 
 
-@pytest.mark.parametrize("event_type", ["SQS", "HttpApi", "EventBridgeRule", "SNS"])
+@pytest.mark.parametrize("event_type", ["SQS", "HttpApi", "EventBridgeRule", "SNS", "Kinesis", "DynamoDB"])
 def test_function_has_each_trigger(function, event_type):
     assert _event_of_type(function, event_type)
 
@@ -145,6 +145,26 @@ def test_http_route_is_post_and_needs_iam_signed_requests(template, function):
     assert route["Method"] == "POST"
     api = template["Resources"][route["ApiId"]["Ref"]]["Properties"]
     assert api["Auth"] == {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"}
+
+
+@pytest.mark.parametrize("event_type", ["Kinesis", "DynamoDB"])
+def test_stream_triggers_checkpoint_at_the_failed_record_and_send_what_still_fails_to_a_queue(
+    template, function, event_type
+):
+    stream = _event_of_type(function, event_type)
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["StartingPosition"] == "TRIM_HORIZON"
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert 0 < stream["MaximumRetryAttempts"] <= 10
+    on_failure = stream["DestinationConfig"]["OnFailure"]
+    queue_name, _ = on_failure["Destination"]["Fn::GetAtt"]
+    assert (on_failure["Type"], template["Resources"][queue_name]["Type"]) == ("SQS", "AWS::SQS::Queue")
+
+
+def test_the_tables_stream_carries_new_images(template, function):
+    table_name, _ = _event_of_type(function, "DynamoDB")["Stream"]["Fn::GetAtt"]
+    stream = template["Resources"][table_name]["Properties"]["StreamSpecification"]
+    assert stream == {"StreamViewType": "NEW_IMAGE"}
 
 
 def test_async_triggers_are_retried_once(function):
