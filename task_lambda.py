@@ -225,13 +225,15 @@ def trigger_of(event: object) -> str:
 
 
 def _aws_source(event: dict[str, object]) -> str | None:
-    """The AWS source that `event` or its records name ("aws:s3", "aws:kafka"), if any names one."""
-    named = [event.get("eventSource")]
+    """The AWS source that `event` or one of its records names ("aws:s3", "aws:kafka"), if any."""
     records = event.get("Records")
-    if isinstance(records, list):
-        holders = [record for record in records if isinstance(record, dict)]
-        named += [holder.get(key) for holder in holders for key in ("eventSource", "EventSource")]
-    return next((source for source in named if isinstance(source, str) and source.startswith("aws:")), None)
+    holders = [event, *records] if isinstance(records, list) else [event]
+    for holder in holders:
+        for key in ("eventSource", "EventSource"):
+            source = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(source, str) and source.startswith("aws:"):
+                return source
+    return None
 
 
 def units_of(event: object) -> list[Unit]:
