@@ -561,6 +561,17 @@ def test_event_records_left_after_a_failure_take_its_status(
     assert run_command_line(Widget, ["--event", event], environ={}) == 2
 
 
+@pytest.mark.parametrize("check", [[], ["--check"]], ids=["run", "check"])
+def test_event_from_an_unsupported_source_exits_2_naming_it_in_one_line(
+    check: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command_line(Widget, ["--event", event_file(tmp_path, SES_EVENT), *check], environ={}) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "aws:ses" in line]
+    assert (
+        "configuration error: Lambda event from aws:ses: not a trigger this function runs; it runs " in line
+    )
+
+
 @pytest.mark.parametrize("name", ["kinesis_mixed.json", "dynamodb_mixed.json"])
 def test_event_check_names_each_stream_record_by_its_sequence_number(
     name: str, capsys: pytest.CaptureFixture[str]
@@ -607,3 +618,12 @@ def test_sequence_numbers_increase_within_an_event_and_differ_between_events(bui
 def test_dynamodb_event_refuses_an_image_that_sets_the_items_key() -> None:
     with pytest.raises(ValueError, match="'id' is the item's key here"):
         dynamodb_event({"id": "x"})
+
+
+def test_dynamodb_event_types_lists_and_maps_as_dynamodb_does_and_refuses_what_it_has_no_type_for() -> None:
+    event: Any = dynamodb_event({"hosts": ["a", 1], "password": {"$env": "DB_PASSWORD"}})
+    new_image = event["Records"][0]["dynamodb"]["NewImage"]
+    assert new_image["hosts"] == {"L": [{"S": "a"}, {"N": "1"}]}
+    assert new_image["password"] == {"M": {"$env": {"S": "DB_PASSWORD"}}}
+    with pytest.raises(TypeError, match="DynamoDB has no attribute type for a bytes"):
+        dynamodb_event({"data": b"\x00"})
