@@ -13,6 +13,7 @@ import logging
 
 from task import ConfigError, log_failure, shown
 from task_fields import decimal
+from task_lambda import layer_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from task import LambdaTask
     from task_lambda import Unit
 
-__all__ = ["DEFAULT_RESERVE_MS", "TASK_DEADLINE_RESERVE_MS", "Deadline", "layer_fields"]
+__all__ = ["DEFAULT_RESERVE_MS", "TASK_DEADLINE_RESERVE_MS", "Deadline", "reserve_ms"]
 
 #: The environment variable that sets how much time a batch keeps in reserve, in milliseconds.
 TASK_DEADLINE_RESERVE_MS = "TASK_DEADLINE_RESERVE_MS"
@@ -55,12 +56,8 @@ class Deadline:
         try:
             reserve_ms = self._reserve()
         except ConfigError as error:
-            log_failure(
-                logger,
-                task_for(unstarted[0]).name,
-                error,
-                layer_fields(task_for(unstarted[0]), "config_error"),
-            )
+            task = task_for(unstarted[0])
+            log_failure(logger, task.name, error, layer_fields(task, "config_error"))
             return True
         if reserve_ms == 0:
             return False
@@ -90,19 +87,8 @@ def reserve_ms(environ: Mapping[str, str]) -> int:
     text = environ.get(TASK_DEADLINE_RESERVE_MS, "")
     if not text:
         return DEFAULT_RESERVE_MS
-    reserve = decimal(text, max_digits=9)
+    reserve = decimal(text, max_digits=18)
     if reserve is None:
         expected = "a non-negative integer of milliseconds (0 turns the deadline off)"
         raise ConfigError(TASK_DEADLINE_RESERVE_MS, [f"expected {expected}, got '{shown(text)}'"])
     return reserve
-
-
-def layer_fields(task: LambdaTask, outcome: str) -> dict[str, object]:
-    """The fields of a record the trigger layer logs about a unit: as the unit's own record has them."""
-    return {
-        "task": task.name,
-        "runtime": task.runtime,
-        "outcome": outcome,
-        "source": task.describe_source(),
-        **task.log_fields(),
-    }

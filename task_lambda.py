@@ -33,6 +33,7 @@ __all__ = [
     "UnreadableRecord",
     "check_event",
     "handle_event",
+    "layer_fields",
     "trigger_of",
     "units_of",
 ]
@@ -404,6 +405,18 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
             extra={**fields, **task.log_fields()},
         )
         return _http_answer(500, _internal_error(task), event, trigger)
+
+
+def layer_fields(task: LambdaTask, outcome: str) -> dict[str, object]:
+    """The fields of a record this layer logs about a unit (logger "task.lambda"), as the unit's own
+    record has them: a skipped stream record, records left by the deadline."""
+    return {
+        "task": task.name,
+        "runtime": task.runtime,
+        "outcome": outcome,
+        "source": task.describe_source(),
+        **task.log_fields(),
+    }
 
 
 def _internal_error(task: LambdaTask) -> dict[str, object]:

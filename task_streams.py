@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 
 from task import ConfigError, SourceError, shown
-from task_deadline import layer_fields
 from task_fields import json_kind
-from task_lambda import DYNAMODB, KINESIS, JsonTextUnit, Unit
+from task_lambda import DYNAMODB, KINESIS, JsonTextUnit, Unit, layer_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
