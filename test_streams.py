@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
+from unittest import mock
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assignment import LambdaWidget, Widget, WidgetParams, handler
 from conftest import PROJECT_DIR, SECRET, widget_params
@@ -19,6 +23,20 @@ from task_cli import run_command_line
 from task_lambda import SUPPORTED, check_event, handle_event, trigger_of
 from task_streams import read_attribute
 from task_testing import FakeLambdaContext, dynamodb_event, kinesis_event
+from test_hostile import (
+    ENVIRON,
+    MARK,
+    PERFORMANCE,
+    SECRET_VARIABLES,
+    VARIABLE_NAMES,
+    as_text_bytes,
+    assert_shows_no_secret,
+    bodies,
+    hostile_text,
+    log_records,
+    marked_text,
+    valid_text,
+)
 
 EVENTS = PROJECT_DIR / "fixtures" / "events"
 STREAM_BUILDERS = {"kinesis": kinesis_event, "dynamodb": dynamodb_event}
@@ -627,3 +645,97 @@ def test_dynamodb_event_types_lists_and_maps_as_dynamodb_does_and_refuses_what_i
     assert new_image["password"] == {"M": {"$env": {"S": "DB_PASSWORD"}}}
     with pytest.raises(TypeError, match="DynamoDB has no attribute type for a bytes"):
         dynamodb_event({"data": b"\x00"})
+
+
+# --------------------------------------------------------------------------
+# Hostile stream records: an answer, in order, and never a secret or a value
+
+VALID_IMAGE = {
+    "host": {"S": "db.internal"},
+    "port": {"N": "6543"},
+    "database": {"S": "widgets"},
+    "user": {"S": "app"},
+    "password": {"M": {"$env": {"S": "DB_PASSWORD"}}},
+}
+hostile_attributes = st.one_of(
+    valid_text.map(lambda text: {"S": text}),
+    marked_text.map(lambda text: {"S": text}),
+    st.sampled_from(["6543", "-1", "0.5", "1E+2", "1e400", "nan", "1" * 5000, "+7"]).map(lambda n: {"N": n}),
+    marked_text.map(lambda text: {"N": text}),
+    st.booleans().map(lambda flag: {"BOOL": flag}),
+    st.booleans().map(lambda flag: {"NULL": flag}),
+    st.sampled_from([*VARIABLE_NAMES, *SECRET_VARIABLES]).map(lambda name: {"M": {"$env": {"S": name}}}),
+    st.tuples(hostile_text, marked_text).map(lambda pair: {pair[0]: pair[1]}),
+    st.sampled_from([{"M": {"host": {"S": MARK}}}, {"S": 1}, {}, {"S": MARK, "N": "1"}, MARK, None]),
+)
+hostile_images = st.one_of(
+    st.just(VALID_IMAGE),
+    st.dictionaries(
+        st.one_of(st.sampled_from([*VALID_IMAGE, "id"]), hostile_text), hostile_attributes, max_size=7
+    ),
+    st.dictionaries(st.sampled_from(list(VALID_IMAGE)), hostile_attributes, max_size=3).map(
+        lambda changes: {**VALID_IMAGE, **changes}
+    ),
+)
+kinesis_data = st.one_of(
+    bodies.map(lambda body: base64.b64encode(as_text_bytes(body)).decode()),
+    st.just(base64.b64encode(json.dumps(widget_params(password={"$env": "DB_PASSWORD"})).encode()).decode()),
+    hostile_text,
+    st.none(),
+    st.integers(),
+)
+sequence_numbers = st.one_of(st.just(""), hostile_text, st.none(), st.integers())
+
+
+@st.composite
+def stream_events(draw: st.DrawFn) -> dict[str, Any]:
+    """A Kinesis or DynamoDB Streams event of 1 to 5 records: good, bad, unnamed or not records at all."""
+    trigger = draw(st.sampled_from(STREAMS))
+    records: list[object] = []
+    for position in range(draw(st.integers(min_value=1, max_value=5))):
+        number = draw(
+            st.one_of(st.just(f"{1000 + position}"), st.just(f"{1000 + position}"), sequence_numbers)
+        )
+        if trigger == "kinesis":
+            record: dict[str, Any] = {"eventSource": "aws:kinesis", "kinesis": {"data": draw(kinesis_data)}}
+            record["kinesis"]["sequenceNumber"] = number
+        else:
+            change: dict[str, Any] = {"SequenceNumber": number, "Keys": {"id": {"S": "x"}}}
+            kind = draw(st.sampled_from(["image"] * 5 + ["removed", "not a map"]))
+            if kind == "image":
+                change["NewImage"] = {"id": {"S": "x"}, **draw(hostile_images)}
+            elif kind == "not a map":
+                change["NewImage"] = draw(st.sampled_from([None, [], MARK]))
+            record = {"eventSource": "aws:dynamodb", "dynamodb": change}
+        # The first is always a record, so that the handler recognises the stream.
+        records.append(record if position == 0 else draw(st.sampled_from([record, record, MARK])))
+    return {"Records": records}
+
+
+@PERFORMANCE
+@given(event=stream_events())
+def test_hostile_stream_records_run_in_order_up_to_the_one_listed_and_show_no_secret_or_value(
+    event: dict[str, Any],
+) -> None:
+    with mock.patch.dict(os.environ, ENVIRON), log_records() as records:
+        response = handler(event, FakeLambdaContext())
+    assert isinstance(response, dict)
+    assert set(response) == {"batchItemFailures"}
+    listed = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+    outcomes: list[Any] = [record for record in records if hasattr(record, "outcome")]
+    ends = [record for record in outcomes if record.outcome != "skipped"]
+    skipped = [record for record in outcomes if record.outcome == "skipped"]
+    assert [record.outcome for record in ends[:-1]] == ["ok"] * (len(ends) - 1)  # none runs after a failure
+    if ends and ends[-1].outcome != "ok":
+        assert listed == [getattr(ends[-1], "sequence_number", "")]
+    else:
+        assert (listed, len(ends) + len(skipped)) == ([], len(event["Records"]))
+    assert_shows_no_secret(json.dumps(response), "the stream's answer")
+    formatter = logging.Formatter()
+    for record in records:
+        texts = [record.getMessage(), *(repr(value) for value in vars(record).values())]
+        if record.exc_info:
+            texts.append(formatter.formatException(record.exc_info))
+        for text in texts:
+            assert_shows_no_secret(text, "a log record")
+            assert MARK not in text, f"a value shows in a log record: {text[:2000]!r}"
