@@ -36,33 +36,33 @@ class Deadline:
     """Whether a batch may start its next record, by the invocation's `context` and `environ`.
 
     No context, or one without get_remaining_time_in_millis(), means no
-    deadline; so does a reserve of 0. The reserve is read at the first record.
+    deadline, and the reserve is not read; a reserve of 0 means none either.
     """
 
     def __init__(self, context: object, environ: Mapping[str, str]) -> None:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         self._remaining_ms: Callable[[], int] | None = remaining if callable(remaining) else None
-        self._environ = environ
-        self._reserve_ms: int | None = None
+        self._reserve_ms = 0
+        self._error: ConfigError | None = None
+        if self._remaining_ms is not None:
+            try:
+                self._reserve_ms = reserve_ms(environ)
+            except ConfigError as error:  # every record of the batch fails with it
+                self._error = error
 
     def stops(self, task_for: Callable[[Unit], LambdaTask], unstarted: Sequence[Unit]) -> bool:
         """Whether the batch must not start `unstarted` (the next record and the rest); logs why if so.
 
-        An invalid reserve stops the batch at its first record: every record
-        fails with that configuration error.
+        An invalid reserve stops the batch at its first record.
         """
-        if self._remaining_ms is None:
-            return False
-        try:
-            reserve_ms = self._reserve()
-        except ConfigError as error:
+        if self._error is not None:
             task = task_for(unstarted[0])
-            log_failure(logger, task.name, error, layer_fields(task, "config_error"))
+            log_failure(logger, task.name, self._error, layer_fields(task, "config_error"))
             return True
-        if reserve_ms == 0:
+        if self._remaining_ms is None or self._reserve_ms == 0:
             return False
         remaining_ms = self._remaining_ms()
-        if remaining_ms >= reserve_ms:
+        if remaining_ms >= self._reserve_ms:
             return False
         task = task_for(unstarted[0])
         logger.warning(
@@ -71,15 +71,10 @@ class Deadline:
             len(unstarted),
             remaining_ms,
             TASK_DEADLINE_RESERVE_MS,
-            reserve_ms,
+            self._reserve_ms,
             extra=layer_fields(task, "failed"),
         )
         return True
-
-    def _reserve(self) -> int:
-        if self._reserve_ms is None:
-            self._reserve_ms = reserve_ms(self._environ)
-        return self._reserve_ms
 
 
 def reserve_ms(environ: Mapping[str, str]) -> int:

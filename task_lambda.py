@@ -226,14 +226,16 @@ def trigger_of(event: object) -> str:
 
 
 def _aws_source(event: dict[str, object]) -> str | None:
-    """The AWS source that `event` or one of its records names ("aws:s3", "aws:kafka"), if any."""
+    """The AWS source that `event` ("eventSource") or one of its records ("eventSource",
+    "EventSource") names, such as "aws:s3" or "aws:kafka", if any names one."""
+    named = [event.get("eventSource")]
     records = event.get("Records")
-    holders = [event, *records] if isinstance(records, list) else [event]
-    for holder in holders:
-        for key in ("eventSource", "EventSource"):
-            source = holder.get(key) if isinstance(holder, dict) else None
-            if isinstance(source, str) and source.startswith("aws:"):
-                return source
+    if isinstance(records, list):
+        holders = [record for record in records if isinstance(record, dict)]
+        named += [holder.get(key) for holder in holders for key in ("eventSource", "EventSource")]
+    for source in named:
+        if isinstance(source, str) and source.startswith("aws:"):
+            return source
     return None
 
 
