@@ -547,6 +547,41 @@ def sqs_batch(rounds: int, number: int) -> list[Row]:
     return [calls_row("SQS: a batch of 10 records vs 10 direct invocations", pairs, limit=1.3)]
 
 
+def stream_batches(rounds: int, number: int) -> list[Row]:
+    """`assignment.handler` on a Kinesis and on a DynamoDB Streams batch of 10 records against ten
+    direct invocations, as sqs_batch() measures: what the stream layer and record decoding add."""
+    from task_testing import dynamodb_event, kinesis_event
+
+    events = {"Kinesis": kinesis_event(*[PARAMS] * 10), "DynamoDB": dynamodb_event(*[PARAMS] * 10)}
+    return [
+        calls_row(
+            f"{name}: a batch of 10 records vs 10 direct invocations",
+            batch_against_direct(event, rounds, number),
+            limit=1.3,
+        )
+        for name, event in events.items()
+    ]
+
+
+def batch_against_direct(event: object, rounds: int, number: int) -> list[tuple[float, float]]:
+    """µs per call of ten direct invocations and of one batch `event`, in turn, with JSON logging."""
+    import assignment
+    from task_testing import FakeLambdaContext
+
+    context = FakeLambdaContext("widget")
+
+    def ten_direct() -> None:
+        for _ in range(10):
+            assignment.handler(PARAMS, context)
+
+    def batch() -> object:
+        return assignment.handler(event, context)
+
+    with lambda_json_logging(NullSink()):
+        assert batch() == {"batchItemFailures": []}
+        return alternate_calls(ten_direct, batch, rounds, number // 10)
+
+
 # --------------------------------------------------------------------------
 # Secrets by reference
 
@@ -767,6 +802,7 @@ def main() -> int:
         lambda: sqs_batch(rounds, number),
         lambda: warm_secret(rounds, number),
         lambda: first_secret(runs),
+        lambda: stream_batches(rounds, number),
         lambda: batch_lookup(sizes, runs, targeted=10_000),
         lambda: check_all(1_000 if args.quick else 10_000, runs),
     ]

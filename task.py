@@ -752,6 +752,8 @@ class LambdaTask(Task):
         fields: dict[str, object] = {"request_id": getattr(self.context, "aws_request_id", None)}
         if self.unit is not None and self.unit.message_id is not None:  # a queue or topic message
             fields["message_id"] = self.unit.message_id
+        if self.unit is not None and self.unit.sequence_number is not None:  # a stream record
+            fields["sequence_number"] = self.unit.sequence_number
         return fields
 
 

@@ -78,6 +78,8 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG_ERROR = 2
+#: What the stand-in context of --event allows: the longest timeout Lambda sets, 15 minutes.
+LAMBDA_MAX_TIMEOUT_MS = 900_000
 
 _COMMAND_LINE_RUNTIMES: dict[str, type] = {"local": LocalTask, "batch": BatchTask, "env": EnvTask}
 
@@ -238,7 +240,10 @@ def _run_event(business: type[BusinessTask], event: object, handler: Handler) ->
     """
     from task_testing import FakeLambdaContext
 
-    result, raised, units = _call_handler(handler, event, FakeLambdaContext(business.name))
+    # Lambda's longest timeout: a batch's deadline (task_deadline) stops no record here unless
+    # TASK_DEADLINE_RESERVE_MS asks for more than that.
+    context = FakeLambdaContext(business.name, timeout_ms=LAMBDA_MAX_TIMEOUT_MS)
+    result, raised, units = _call_handler(handler, event, context)
     outcomes = [outcome for outcome, _ in units]
     if raised is None:
         if _print_json(business.name, result) == EXIT_FAILURE:
@@ -290,7 +295,11 @@ def _default_handler(business: type[BusinessTask], environ: Mapping[str, str]) -
 
 
 class _UnitRecords(logging.Handler):
-    """Collects what each unit's one record tells: its outcome, and the exception it failed with."""
+    """Collects what each unit's one record tells: its outcome, and the exception it failed with.
+
+    The trigger layer's records count too: a batch's records not started before
+    the deadline ("failed", a warning), a stream record skipped ("skipped").
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -307,13 +316,14 @@ class _UnitRecords(logging.Handler):
 def _reaching_every_failed_unit(collector: logging.Handler) -> Iterator[None]:
     """Every failed unit's record reaches `collector` for the length of the block.
 
-    Whatever would hide it is lifted: the level, a logging.disable() call, or
+    Whatever would hide it (or the warning of records not started before the
+    deadline) is lifted: the level, a logging.disable() call, or
     logger "task" disabled (as logging.config.dictConfig() disables the
     loggers it does not name). All of it is as it was after.
     """
     task_logger = logging.getLogger("task")
     level, disabled, disabled_below = task_logger.level, task_logger.disabled, logging.root.manager.disable
-    task_logger.setLevel(min(task_logger.getEffectiveLevel(), logging.ERROR))
+    task_logger.setLevel(min(task_logger.getEffectiveLevel(), logging.WARNING))
     task_logger.disabled = False
     logging.disable(logging.NOTSET)
     task_logger.addHandler(collector)

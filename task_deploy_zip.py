@@ -23,12 +23,14 @@ __all__ = ["LAMBDA_MODULES", "ZIP_TIME", "build_zip", "check_runtime", "lambda_f
 #: the handler loads): the zip holds these, never the test kit, the command line or TinyDB.
 LAMBDA_MODULES = (
     "task",
+    "task_deadline",
     "task_fields",
     "task_lambda",
     "task_secrets",
     "task_sources",
     "task_store_clients",
     "task_stores",
+    "task_streams",
 )
 
 #: Every zip entry gets this time, so that the same inputs build the same bytes.

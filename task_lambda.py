@@ -14,20 +14,25 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from task_check import CheckReport
+    from task_deadline import Deadline
 
 __all__ = [
     "ALB",
     "DIRECT",
+    "DYNAMODB",
     "EVENTBRIDGE",
     "HTTP_API",
+    "KINESIS",
     "REST_API",
     "SNS",
     "SQS",
+    "UNSUPPORTED",
     "JsonTextUnit",
     "Unit",
     "UnreadableRecord",
     "check_event",
     "handle_event",
+    "layer_fields",
     "trigger_of",
     "units_of",
 ]
@@ -40,8 +45,25 @@ ALB = "alb"  #: an Application Load Balancer target group
 SQS = "sqs"  #: an SQS queue, standard or FIFO
 SNS = "sns"  #: an SNS topic
 EVENTBRIDGE = "eventbridge"  #: an EventBridge rule
+KINESIS = "kinesis"  #: a Kinesis data stream (task_streams reads its records)
+DYNAMODB = "dynamodb"  #: a DynamoDB table's stream (task_streams reads its records)
+UNSUPPORTED = "unsupported"  #: any other AWS source (S3, SES, Kafka, Amazon MQ, ...): a ConfigError
+
+#: What a message about an unsupported source lists.
+SUPPORTED = (
+    "direct invokes and Step Functions, API Gateway REST and HTTP APIs, function URLs, "
+    "Application Load Balancers, SQS, SNS, EventBridge, Kinesis Data Streams and DynamoDB Streams"
+)
 
 _HTTP_TRIGGERS = (REST_API, HTTP_API, ALB)
+_STREAM_TRIGGERS = (KINESIS, DYNAMODB)
+#: The triggers whose events hold "Records": the key and the value that name each record's source.
+_RECORD_TRIGGERS = (
+    ("eventSource", "aws:sqs", SQS),
+    ("EventSource", "aws:sns", SNS),
+    ("eventSource", "aws:kinesis", KINESIS),
+    ("eventSource", "aws:dynamodb", DYNAMODB),
+)
 #: SQS and SNS message ids are UUIDs; a longer "id" is no message AWS sent.
 MAX_MESSAGE_ID = 128
 _STATUS_TEXT = {
@@ -59,12 +81,16 @@ class Unit:
     """One unit of work in an event, whose payload is its parameters (an EventBridge `detail`).
 
     LambdaTask(event, context, unit=unit) runs a unit: its load_config() returns
-    raw_parameters(), and its log record carries `message_id` (for a message). The
-    two subclasses below differ from it only in raw_parameters(): JsonTextUnit
-    decodes JSON text, UnreadableRecord refuses a record that names no message.
+    raw_parameters(), and its log record carries `message_id` (for a message) or
+    `sequence_number` (for a stream record). The subclasses differ from it only in
+    raw_parameters(): JsonTextUnit decodes JSON text, UnreadableRecord refuses a
+    record that names no message (task_streams adds the streams' own).
     """
 
-    __slots__ = ("_payload", "label", "message_id", "source", "trigger")
+    __slots__ = ("_payload", "label", "message_id", "sequence_number", "source", "trigger")
+
+    #: False for a stream record that holds no unit of work (task_streams): it is logged, never run.
+    is_work = True
 
     def __init__(
         self,
@@ -74,6 +100,7 @@ class Unit:
         *,
         label: str | None = None,
         message_id: str | None = None,
+        sequence_number: str | None = None,
     ) -> None:
         #: One of the trigger names above.
         self.trigger = trigger
@@ -81,7 +108,9 @@ class Unit:
         self.source = source
         #: The queue's or topic's id for the message, exactly as it sent it; None for other units.
         self.message_id = message_id
-        #: Names the unit in a --check report: its message id, else its trigger.
+        #: A stream record's sequence number, exactly as the stream sent it; None for other units.
+        self.sequence_number = sequence_number
+        #: Names the unit in a --check report: its message id or sequence number, else its trigger.
         self.label = label or trigger
         self._payload = payload
 
@@ -105,8 +134,11 @@ class JsonTextUnit(Unit):
         base64: bool = False,
         label: str | None = None,
         message_id: str | None = None,
+        sequence_number: str | None = None,
     ) -> None:
-        super().__init__(trigger, source, text, label=label, message_id=message_id)
+        super().__init__(
+            trigger, source, text, label=label, message_id=message_id, sequence_number=sequence_number
+        )
         #: What holds the text, as a message names it: '"body"', '"Message"'.
         self._holder = holder
         self._base64 = base64
@@ -156,6 +188,19 @@ class UnreadableRecord(Unit):
         raise SourceError(f"expected a record (a JSON object), got {json_kind(self._payload)}")
 
 
+class UnsupportedEvent(Unit):
+    """An event from an AWS source this layer does not run (S3, SES, Kafka, ...): never read as parameters."""
+
+    __slots__ = ()
+
+    def __init__(self, event: object, aws_source: str) -> None:
+        super().__init__(UNSUPPORTED, f"Lambda event from {shown(aws_source)}", event)
+
+    def raw_parameters(self) -> object:
+        """Raises SourceError naming the triggers this layer runs."""
+        raise SourceError(f"not a trigger this function runs; it runs {SUPPORTED}")
+
+
 # --------------------------------------------------------------------------
 # Recognising the trigger, and finding the units of work
 
@@ -174,13 +219,28 @@ def trigger_of(event: object) -> str:
             return HTTP_API
     records = event.get("Records")
     if isinstance(records, list):
-        if any(isinstance(record, dict) and record.get("eventSource") == "aws:sqs" for record in records):
-            return SQS
-        if any(isinstance(record, dict) and record.get("EventSource") == "aws:sns" for record in records):
-            return SNS
+        for key, aws_source, trigger in _RECORD_TRIGGERS:
+            if any(isinstance(record, dict) and record.get(key) == aws_source for record in records):
+                return trigger
     if "detail-type" in event and "source" in event and "detail" in event:
         return EVENTBRIDGE
+    if _aws_source(event) is not None:
+        return UNSUPPORTED
     return DIRECT
+
+
+def _aws_source(event: dict[str, object]) -> str | None:
+    """The AWS source that `event` ("eventSource") or one of its records ("eventSource",
+    "EventSource") names, such as "aws:s3" or "aws:kafka", if any names one."""
+    named = [event.get("eventSource")]
+    records = event.get("Records")
+    if isinstance(records, list):
+        holders = [record for record in records if isinstance(record, dict)]
+        named += [holder.get(key) for holder in holders for key in ("eventSource", "EventSource")]
+    for source in named:
+        if isinstance(source, str) and source.startswith("aws:"):
+            return source
+    return None
 
 
 def units_of(event: object) -> list[Unit]:
@@ -203,9 +263,18 @@ def _units(event: dict[str, object], trigger: str) -> list[Unit]:
         event_id = event.get("id")
         source = f"EventBridge event {shown(event_id)}" if isinstance(event_id, str) else "EventBridge event"
         return [Unit(EVENTBRIDGE, source, event["detail"])]
+    if trigger == UNSUPPORTED:
+        aws_source = _aws_source(event)
+        assert aws_source is not None  # trigger_of() found it
+        return [UnsupportedEvent(event, aws_source)]
     records = event["Records"]
-    assert isinstance(records, list)  # trigger_of() found SQS or SNS records in it
-    unit_of_record = _sqs_unit if trigger == SQS else _sns_unit
+    assert isinstance(records, list)  # trigger_of() found a queue's, a topic's or a stream's records in it
+    if trigger in _STREAM_TRIGGERS:
+        import task_streams  # only for a stream's records: no other event loads it
+
+        unit_of_record = task_streams.kinesis_unit if trigger == KINESIS else task_streams.dynamodb_unit
+    else:
+        unit_of_record = _sqs_unit if trigger == SQS else _sns_unit
     return [unit_of_record(record, position) for position, record in enumerate(records, 1)]
 
 
@@ -261,10 +330,12 @@ def handle_event(
     What assignment.handler does. HTTP triggers get a response (200; 400 for a
     ConfigError; 503 for StoreUnavailable; 500 for any other exception, or a
     result that is not JSON);
-    SQS gets the records that failed in `batchItemFailures`; for SNS,
-    EventBridge and a direct invoke an exception propagates (run() has
-    scrubbed its secrets) and Lambda reports it. `environ` replaces
-    os.environ for the tasks, as in LambdaTask.
+    SQS gets the records that failed in `batchItemFailures`, a stream the first
+    (task_streams); for SNS, EventBridge, a direct invoke and an unsupported
+    source an exception propagates (run() has scrubbed its secrets) and Lambda
+    reports it, as an Exception whatever the business logic raised. A batch
+    starts no record too close to the deadline (task_deadline). `environ`
+    replaces os.environ for the tasks, as in LambdaTask.
     """
     make_task: Callable[..., LambdaTask] = task_class
     if environ is not None:  # for tests and the command line; in Lambda the tasks read os.environ
@@ -282,12 +353,16 @@ def handle_event(
         if trigger in _HTTP_TRIGGERS:
             return _http_response(task_for(units[0]), event, trigger)
         if trigger == SQS:
-            return _batch_response(task_for, _is_fifo(event), units)
+            return _batch_response(task_for, _is_fifo(event), units, _deadline(context, task_class, environ))
+        if trigger in _STREAM_TRIGGERS:
+            import task_streams  # _units() has loaded it
+
+            return task_streams.stream_response(task_for, units, _deadline(context, task_class, environ))
         if trigger == SNS:
             for unit in units:
                 task_for(unit).run()
             return None  # Lambda discards what an SNS-triggered function returns
-        return task_for(units[0]).run()  # EventBridge
+        return task_for(units[0]).run()  # EventBridge; an unsupported source raises its ConfigError
     except (Exception, Stopped):
         raise
     except BaseException as error:  # SystemExit or the like from the business logic: it fails the unit
@@ -306,13 +381,22 @@ def check_event(
 ) -> list[tuple[str, CheckReport]]:
     """Validate every unit of work in `event` without running any: (label, report) per unit.
 
-    A queue record's label is its message id; any other unit's is its trigger.
-    With resolve=False no reference is read.
+    A queue record's label is its message id, a stream record's its sequence
+    number; any other unit's is its trigger. A stream record that holds no unit
+    of work is left out. With resolve=False no reference is read.
     """
     return [
         (unit.label, task_class(event, None, environ=environ, unit=unit).check(resolve=resolve))
         for unit in units_of(event)
+        if unit.is_work
     ]
+
+
+def _deadline(context: object, task_class: type[LambdaTask], environ: Mapping[str, str] | None) -> Deadline:
+    """When a batch stops starting records: by the context, and the reserve the tasks' environment sets."""
+    from task_deadline import Deadline  # only for a batch: a single unit has no records to hold back
+
+    return Deadline(context, task_class.environ if environ is None else environ)
 
 
 def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> dict[str, object]:
@@ -349,6 +433,18 @@ def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> 
         return _http_answer(500, _internal_error(task), event, trigger)
 
 
+def layer_fields(task: LambdaTask, outcome: str) -> dict[str, object]:
+    """The fields of a record this layer logs about a unit (logger "task.lambda"), as the unit's own
+    record has them: a skipped stream record, records left by the deadline."""
+    return {
+        "task": task.name,
+        "runtime": task.runtime,
+        "outcome": outcome,
+        "source": task.describe_source(),
+        **task.log_fields(),
+    }
+
+
 def _internal_error(task: LambdaTask) -> dict[str, object]:
     """A 500's body: nothing of what went wrong, only where the function's log has it."""
     return {
@@ -374,7 +470,7 @@ def _http_answer(status: int, body: object, event: dict[str, object], trigger: s
 
 
 def _batch_response(
-    task_for: Callable[[Unit], LambdaTask], fifo: bool, units: list[Unit]
+    task_for: Callable[[Unit], LambdaTask], fifo: bool, units: list[Unit], deadline: Deadline
 ) -> dict[str, list[dict[str, str]]]:
     """Run each queue record, and list those that failed so that only they return to the queue.
 
@@ -382,12 +478,16 @@ def _batch_response(
     listed too, so that the queue hands them out again in order. A record
     without a message id is listed with an empty one, which makes Lambda
     return the whole batch to the queue: a record nobody can name is not lost.
+    Near the deadline the records not yet started are listed, unrun.
     """
     failures: list[dict[str, str]] = []
-    for unit in units:
+    for position, unit in enumerate(units):
         if fifo and failures:
             failures.append({"itemIdentifier": unit.message_id or ""})  # not run, to keep the order
             continue
+        if deadline.stops(task_for, units[position:]):
+            failures.extend({"itemIdentifier": rest.message_id or ""} for rest in units[position:])
+            break
         try:
             task_for(unit).run()
         except Stopped:

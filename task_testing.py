@@ -23,6 +23,7 @@ from pathlib import Path
 from task_events import alb_event, eventbridge_event, http_api_event, rest_api_event, sns_event, sqs_event
 from task_everywhere import run_everywhere
 from task_testing_stores import secrets_extension
+from task_testing_streams import dynamodb_event, kinesis_event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ __all__ = [
     "Outcome",
     "RuntimeAPI",
     "alb_event",
+    "dynamodb_event",
     "eventbridge_event",
     "http_api_event",
+    "kinesis_event",
     "main",
     "rest_api_event",
     "run_everywhere",

@@ -727,11 +727,12 @@ def _sqs_event(body: object) -> dict[str, Any]:
 
 
 #: Events that take the handler down each path: direct, a queue record with a body, an HTTP request
-#: with a base64 body, a configuration error (its message is scrubbed of secrets).
+#: with a base64 body, a stream, a configuration error (its message is scrubbed of secrets).
 LAMBDA_PATH_EVENTS = [
     WIDGET_EVENT,
     _sqs_event(json.dumps(WIDGET_EVENT)),
     json.loads((PROJECT_DIR / "fixtures" / "events" / "http_api.json").read_text()),
+    json.loads((PROJECT_DIR / "fixtures" / "events" / "kinesis.json").read_text()),
     {**WIDGET_EVENT, "port": "not a number"},
 ]
 

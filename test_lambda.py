@@ -18,8 +18,15 @@ import pytest
 from assignment import LambdaWidget, handler
 from conftest import PROJECT_DIR, SECRET, shipped_result, widget_params
 from task import ConfigError
-from task_testing import FakeLambdaContext, FunctionProcess, Outcome, RuntimeAPI
-from test_triggers import EVENTS_DIR, decoded, shipped, sqs_batch, with_parameters, with_text
+from task_testing import (
+    FakeLambdaContext,
+    FunctionProcess,
+    Outcome,
+    RuntimeAPI,
+    dynamodb_event,
+    kinesis_event,
+)
+from test_triggers import EVENTS_DIR, decoded, item_identifier, shipped, sqs_batch, with_parameters, with_text
 
 EVENT_FIXTURE = PROJECT_DIR / "fixtures" / "lambda_event.json"
 
@@ -220,6 +227,41 @@ def test_an_sqs_batch_gets_back_the_records_that_failed(
     api, _ = warm_function
     outcome = api.invoke(sqs_batch(*bodies, fifo=fifo))
     assert (outcome.kind, outcome.payload) == ("response", answer)
+
+
+@needs_runtime_client
+@pytest.mark.parametrize("builder", [kinesis_event, dynamodb_event], ids=["kinesis", "dynamodb"])
+def test_a_stream_batch_gets_back_exactly_the_bad_record_in_its_middle_and_runs_none_after_it(
+    warm_function: tuple[RuntimeAPI, FunctionProcess], builder: Any
+) -> None:
+    api, function = warm_function
+    event = builder(widget_params(host="a"), widget_params(port=0), widget_params(host="c"))
+    first, middle, _ = (item_identifier(record) for record in event["Records"])
+    outcome = api.invoke(event)
+    assert (outcome.kind, outcome.payload) == ("response", failed(middle))
+    log_records(function, api.invoke(widget_params()), count=1)  # so all the batch logged has been read
+    records = log_records(function, outcome, count=2)
+    assert [(record["outcome"], record["sequence_number"]) for record in records] == [
+        ("ok", first),
+        ("config_error", middle),
+    ]
+
+
+@needs_runtime_client
+def test_under_the_runtime_client_a_batch_with_too_little_time_left_starts_no_record() -> None:
+    """Lambda's deadline header sets what the context has left: 500 ms, under the default 1000 ms reserve."""
+    batches = [sqs_batch(GOOD, GOOD), kinesis_event(widget_params(), widget_params())]
+    with RuntimeAPI(timeout_ms=500) as api, start_function(api) as function:
+        outcomes = [api.invoke(event) for event in batches]
+        function.stop()
+    sqs_outcome, kinesis_outcome = outcomes
+    assert sqs_outcome.payload == failed("m1", "m2")
+    assert kinesis_outcome.payload == failed(item_identifier(batches[1]["Records"][0]))
+    lines = [json.loads(line) for line in function.output.splitlines() if line.startswith("{")]
+    assert [line["logger"] for line in lines if line.get("logger", "").startswith("task")] == [
+        "task.lambda"
+    ] * 2
+    assert {line["level"] for line in lines if line.get("logger") == "task.lambda"} == {"WARNING"}
 
 
 def http_body(text: str) -> dict[str, Any]:

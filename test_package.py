@@ -19,6 +19,7 @@ LIBRARY_MODULES = (
     "task",
     "task_check",
     "task_cli",
+    "task_deadline",
     "task_deploy",
     "task_deploy_formats",
     "task_deploy_sam",
@@ -36,8 +37,10 @@ LIBRARY_MODULES = (
     "task_sources",
     "task_store_clients",
     "task_stores",
+    "task_streams",
     "task_testing",
     "task_testing_stores",
+    "task_testing_streams",
 )
 
 

@@ -15,7 +15,7 @@ from assignment import LambdaWidget, WidgetParams, handler
 from conftest import DROP, PROJECT_DIR, SECRET, Failing, shipped_result, widget_params
 from task import ConfigError, LambdaTask, Parameters, SourceError, runnable
 from task_lambda import check_event, handle_event, trigger_of, units_of
-from task_testing import FakeLambdaContext
+from task_testing import FakeLambdaContext, dynamodb_event
 
 EVENTS_DIR = PROJECT_DIR / "fixtures" / "events"
 RESULT = shipped_result("lambda")
@@ -32,13 +32,18 @@ SHIPPED: dict[str, tuple[str, list[str | None]]] = {
     "sqs_fifo": ("sqs", ["11d6ee51-4cc7-4302-9e22-7cd8afdaadf5", "a7c3e1f0-5b2d-4e8a-9c6f-0d1e2f3a4b5c"]),
     "sns": ("sns", ["95df01b4-ee98-5cb9-9903-4c221d41eb5e"]),
     "eventbridge": ("eventbridge", [None]),
+    "kinesis": ("kinesis", [None, None]),
+    "dynamodb": ("dynamodb", [None, None]),  # and a removed item's record, which runs nothing
 }
+#: The shipped batches with a bad record in the middle.
+MIXED = ["sqs_mixed", "kinesis_mixed", "dynamodb_mixed"]
 HTTP = ["rest_api", "http_api", "function_url", "alb", "alb_multi_value_headers"]
 QUEUES = ["sqs", "sqs_fifo"]
+STREAMS = ["kinesis", "dynamodb"]
 #: The triggers whose caller gets an exception (Lambda reports it) rather than an answer.
 RAISING = ["direct", "sns", "eventbridge"]
-#: The triggers whose parameters arrive as JSON text (a body, a message).
-TEXT = [*HTTP, *QUEUES, "sns"]
+#: The triggers whose parameters arrive as JSON text (a body, a message, a Kinesis record's data).
+TEXT = [*HTTP, *QUEUES, "sns", "kinesis"]
 
 #: How a message names each shipped event's (first) unit.
 SOURCE = {
@@ -48,6 +53,8 @@ SOURCE = {
     "sqs_fifo": "SQS message 11d6ee51-4cc7-4302-9e22-7cd8afdaadf5",
     "sns": "SNS message 95df01b4-ee98-5cb9-9903-4c221d41eb5e",
     "eventbridge": "EventBridge event 6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+    "kinesis": "Kinesis record 49668130129451437270584374510376146253128491213468971010",
+    "dynamodb": "DynamoDB record 4421584500000000017450439091",
 }
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -68,6 +75,8 @@ SUCCESS: dict[str, object] = {
     "sqs": {"batchItemFailures": []},
     "sqs_fifo": {"batchItemFailures": []},
     "sns": None,
+    "kinesis": {"batchItemFailures": []},
+    "dynamodb": {"batchItemFailures": []},
 }
 
 
@@ -86,9 +95,12 @@ def with_text(name: str, text: object) -> dict[str, Any]:
         holder = event["Records"][0]
     elif name == "sns":
         holder, key = event["Records"][0]["Sns"], "Message"
+    elif name == "kinesis":
+        event["Records"] = event["Records"][:1]
+        holder, key = event["Records"][0]["kinesis"], "data"
     if text is DROP:
         del holder[key]
-    elif isinstance(text, str) and event.get("isBase64Encoded"):
+    elif isinstance(text, str) and (event.get("isBase64Encoded") or name == "kinesis"):
         holder[key] = base64.b64encode(text.encode()).decode()
     else:
         holder[key] = text
@@ -101,7 +113,24 @@ def with_parameters(name: str, params: object) -> dict[str, Any]:
         return params  # type: ignore[return-value]  # the event is the parameters
     if name == "eventbridge":
         return {**shipped(name), "detail": params}
+    if name == "dynamodb":  # one record, its image typed as DynamoDB writes it, beside the item's key
+        assert isinstance(params, dict)
+        event = shipped(name)
+        event["Records"] = event["Records"][:1]
+        change = event["Records"][0]["dynamodb"]
+        typed: Any = dynamodb_event(params)["Records"]
+        change["NewImage"] = {**typed[0]["dynamodb"]["NewImage"], **change["Keys"]}
+        return event
     return with_text(name, json.dumps(params))
+
+
+def item_identifier(record: dict[str, Any]) -> str:
+    """How a batch's answer names a record: a queue's by its message id, a stream's by its sequence number."""
+    if "kinesis" in record:
+        return str(record["kinesis"]["sequenceNumber"])
+    if "dynamodb" in record:
+        return str(record["dynamodb"]["SequenceNumber"])
+    return str(record["messageId"])
 
 
 def decoded(answer: Any) -> Any:
@@ -142,7 +171,7 @@ def refused(event: Any, caplog: pytest.LogCaptureFixture) -> str:
         answer = message = str(error)
     else:
         if "batchItemFailures" in answer:
-            assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+            assert answer == {"batchItemFailures": [{"itemIdentifier": item_identifier(event["Records"][0])}]}
             (record,) = task_records(caplog)
             message = record.getMessage().removeprefix("widget: configuration error: ")
         else:
@@ -156,7 +185,7 @@ def refused(event: Any, caplog: pytest.LogCaptureFixture) -> str:
 
 
 def test_every_shipped_event_is_specified_here() -> None:
-    assert {path.stem for path in EVENTS_DIR.glob("*.json")} == {*SHIPPED, "sqs_mixed"}
+    assert {path.stem for path in EVENTS_DIR.glob("*.json")} == {*SHIPPED, *MIXED}
 
 
 # --------------------------------------------------------------------------
@@ -192,7 +221,7 @@ def test_each_unit_of_work_logs_one_record_naming_its_source_request_and_message
         pytest.param(
             {**shipped("eventbridge"), "detail-type": None}, "eventbridge", id="EventBridge-by-keys"
         ),
-        pytest.param({"Records": [{"eventSource": "aws:s3"}]}, "direct", id="other-records-are-direct"),
+        pytest.param({"Records": [{"eventSource": "aws:s3"}]}, "unsupported", id="other-AWS-records"),
         pytest.param({"requestContext": "x", "httpMethod": "POST"}, "direct", id="context-not-an-object"),
     ],
 )
@@ -306,7 +335,7 @@ def test_a_body_or_message_that_is_not_one_json_object_is_a_configuration_error(
 
 
 #: What holds the JSON text, as a message names it: the key, quoted, whatever the trigger.
-TEXT_NAME = {**dict.fromkeys([*HTTP, *QUEUES], '"body"'), "sns": '"Message"'}
+TEXT_NAME = {**dict.fromkeys([*HTTP, *QUEUES], '"body"'), "sns": '"Message"', "kinesis": '"data"'}
 
 
 @pytest.mark.parametrize("name", TEXT)
@@ -475,13 +504,13 @@ def test_a_failure_of_the_business_logic_propagates_scrubbed_with_its_own_type(n
     assert str(caught.value) == "the database refused ***"
 
 
-@pytest.mark.parametrize("name", QUEUES)
-def test_a_record_whose_business_logic_fails_is_listed_for_the_queue_to_return(
+@pytest.mark.parametrize("name", [*QUEUES, *STREAMS])
+def test_a_record_whose_business_logic_fails_is_listed_for_lambda_to_deliver_again(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = with_parameters(name, widget_params())
     answer = handle_event(runnable(LeakyFailing, LambdaTask), event, FakeLambdaContext())
-    assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert answer == {"batchItemFailures": [{"itemIdentifier": item_identifier(event["Records"][0])}]}
     assert [record.outcome for record in task_records(caplog)] == ["failed"]
     assert SECRET not in caplog.text
 
@@ -647,7 +676,7 @@ def test_checking_a_batch_reports_each_record_by_its_message_id_and_runs_none(
     assert task_records(caplog) == []
 
 
-@pytest.mark.parametrize("name", [name for name in SHIPPED if name not in (*QUEUES, "sns")])
+@pytest.mark.parametrize("name", [name for name in SHIPPED if name not in (*QUEUES, "sns", *STREAMS)])
 def test_checking_any_other_event_reports_its_one_unit_by_its_trigger(name: str) -> None:
     ((label, report),) = check_event(LambdaWidget, shipped(name), environ={})
     assert (label, report.ok, report.source) == (SHIPPED[name][0], True, SOURCE[name])
@@ -666,7 +695,7 @@ def test_checking_resolves_references_in_the_environment_it_is_given() -> None:
     )
 
 
-@pytest.mark.parametrize("name", [*SHIPPED, "sqs_mixed"])
+@pytest.mark.parametrize("name", [*SHIPPED, *MIXED])
 def test_the_handler_leaves_the_event_as_it_was(name: str) -> None:
     event = shipped(name)
     before = json.dumps(event)
