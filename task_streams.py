@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from task import ConfigError, SourceError, shown
+from task import ConfigError, SourceError, Stopped, shown
 from task_fields import json_kind
 from task_lambda import DYNAMODB, KINESIS, JsonTextUnit, Unit, layer_fields
 
@@ -216,7 +216,9 @@ def stream_response(
             continue
         try:
             task_for(unit).run()
-        except Exception:  # run() logged it
+        except Stopped:
+            raise
+        except BaseException:  # run() logged it; a SystemExit from the business logic fails this record only
             return _checkpoint(unit)
     return {"batchItemFailures": []}
 

@@ -35,7 +35,7 @@ from task import LambdaTask, LocalTask, Parameters, Secret, runnable
 from task_cli import run_command_line
 from task_lambda import handle_event
 from task_logging import JsonLogFormatter, TextLogFormatter
-from task_testing import FakeLambdaContext, FunctionProcess, RuntimeAPI
+from task_testing import FakeLambdaContext, FunctionProcess, RuntimeAPI, dynamodb_event, kinesis_event
 from test_lambda import needs_runtime_client
 from test_triggers import decoded, sqs_batch, with_text
 
@@ -306,6 +306,19 @@ def http_event(params: Mapping[str, object]) -> dict[str, Any]:
     return with_text("http_api", json.dumps(params))
 
 
+#: The stream triggers: each builds an event of one record per parameters object.
+STREAMS: dict[str, Callable[..., dict[str, Any]]] = {"kinesis": kinesis_event, "dynamodb": dynamodb_event}
+
+
+def first_failed(event: dict[str, Any], position: int) -> dict[str, object]:
+    """A stream's answer: the record at `position`, from which Lambda delivers the batch again."""
+    record = event["Records"][position]
+    number = (
+        record["kinesis"]["sequenceNumber"] if "kinesis" in record else record["dynamodb"]["SequenceNumber"]
+    )
+    return {"batchItemFailures": [{"itemIdentifier": number}]}
+
+
 # --------------------------------------------------------------------------
 # In this process: direct invokes, queue records and requests
 
@@ -346,6 +359,21 @@ def test_an_sqs_batch_lists_the_failed_record_and_goes_on_with_the_next(
     assert_shows_no_secret(json.dumps(answer) + formatted(records))
 
 
+@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_stream_batch_lists_the_failed_record_and_runs_nothing_after_it(
+    shape: str, stream: str, records: list[logging.LogRecord]
+) -> None:
+    Failing.ran.clear()
+    good = {"shape": "none", "token": SECRET}
+    event = STREAMS[stream](good, {"shape": shape, "token": SECRET}, good)
+    answer = handler(event, FakeLambdaContext())
+    assert answer == first_failed(event, 1)
+    assert Failing.ran == ["none", shape]
+    assert [record.outcome for record in records] == ["ok", "failed"]  # type: ignore[attr-defined]
+    assert_shows_no_secret(json.dumps(answer) + formatted(records))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_an_http_request_gets_a_500_that_says_nothing_of_the_exception(
     shape: str, records: list[logging.LogRecord]
@@ -363,14 +391,15 @@ ANY_SECRET = st.text(st.characters(exclude_categories=["Cs"]), min_size=3, max_s
 @given(
     secret=ANY_SECRET,
     shape=st.sampled_from(sorted(SHAPES)),
-    trigger=st.sampled_from(["direct", "sqs", "http"]),
+    trigger=st.sampled_from(["direct", "sqs", "http", *STREAMS]),
 )
 def test_no_written_form_of_any_secret_escapes_any_shape_of_failure_in_any_trigger(
     secret: str, shape: str, trigger: str, records: list[logging.LogRecord]
 ) -> None:
     records.clear()
     params: dict[str, object] = {"shape": shape, "token": secret}
-    event = {"direct": params, "sqs": sqs_event(params), "http": http_event(params)}[trigger]
+    events = {"direct": params, "sqs": sqs_event(params), "http": http_event(params)}
+    event = STREAMS[trigger](params) if trigger in STREAMS else events[trigger]
     try:
         shown = json.dumps(handler(event, FakeLambdaContext()))
     except Exception as error:
@@ -440,7 +469,7 @@ RUNTIME_CLIENT_SHAPES = [*BASE_SHAPES, "str-raises", "refuses-subclasses", "attr
 
 @needs_runtime_client
 @pytest.mark.parametrize("shape", RUNTIME_CLIENT_SHAPES)
-@pytest.mark.parametrize("trigger", ["direct", "sqs", "http"])
+@pytest.mark.parametrize("trigger", ["direct", "sqs", "http", "kinesis"])
 def test_under_the_runtime_client_any_failure_fails_its_unit_and_the_process_goes_on(
     failing_function: tuple[RuntimeAPI, FunctionProcess], shape: str, trigger: str
 ) -> None:
@@ -457,10 +486,14 @@ def test_under_the_runtime_client_any_failure_fails_its_unit_and_the_process_goe
             "response",
             {"batchItemFailures": [{"itemIdentifier": "m1"}]},
         )
-    else:
+    elif trigger == "http":
         outcome = api.invoke(http_event(params))
         assert outcome.kind == "response"
         assert decoded(outcome.payload)["statusCode"] == 500
+    else:
+        event = kinesis_event(params, {"shape": "none", "token": SECRET})
+        outcome = api.invoke(event)
+        assert (outcome.kind, outcome.payload) == ("response", first_failed(event, 0))
     assert_still_serving(api, function)
     assert_shows_no_secret(json.dumps(outcome.payload) + function.output)
 
