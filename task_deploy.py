@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import importlib.util
 import os
 import re
 import sys
 from pathlib import Path
 
 from task import ConfigError, Parameters
+from task_run import TargetError, find_business_task
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ __all__ = [
     "WRITER_DELIVERIES",
     "Delivery",
     "Deployment",
-    "import_module",
     "load_task",
     "main",
     "parse_delivery",
@@ -110,33 +108,11 @@ class Deployment:
 
 
 def load_task(spec: str) -> type:
-    """The business task `MODULE:NAME` names, imported as Python would from the current directory."""
-    module_name, _, attribute = spec.partition(":")
-    if not (re.fullmatch(r"\w+(\.\w+)*", module_name) and attribute.isidentifier()):
-        raise ConfigError(repr(spec), ["expected MODULE:NAME, such as assignment:Widget"])
-    found = getattr(import_module(module_name, spec), attribute, None)
-    declared = getattr(found, "parameters", None)
-    if not (
-        isinstance(found, type)
-        and isinstance(getattr(found, "name", None), str)
-        and isinstance(declared, type)
-        and issubclass(declared, Parameters)
-    ):
-        raise ConfigError(
-            spec, [f"{module_name} has no business task {attribute} (with name and parameters)"]
-        )
-    return found
-
-
-def import_module(module_name: str, source: str) -> object:
-    """Import a user's module (`python -m` puts the current directory first on sys.path); any failure
-    as one line."""
+    """The business task `MODULE:NAME` names, found as task-run finds it (from the current directory)."""
     try:
-        return importlib.import_module(module_name)
-    except Exception as error:  # whatever the module raises while it loads, said in one line
-        raise ConfigError(
-            source, [f"cannot import {module_name}: {type(error).__name__}: {error}"]
-        ) from error
+        return find_business_task(spec)
+    except TargetError as error:
+        raise ConfigError(str(error)) from error
 
 
 def parse_delivery(text: str) -> Delivery:

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from task import ConfigError
-from task_deploy import import_module
+from task_run import TargetError, find_handler
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,11 +66,11 @@ def _included_files(include: str) -> dict[str, Path]:
 
 def lambda_files(handler: str, includes: Sequence[str] = ()) -> dict[str, Path]:
     """Everything the zip holds but bytecode: library modules, the handler's module, the includes."""
-    module_name, _, function_name = handler.rpartition(".")
-    if not module_name or not function_name.isidentifier():
-        raise ConfigError(f"--handler {handler!r}", ["expected MODULE.FUNCTION, such as assignment.handler"])
-    if not callable(getattr(import_module(module_name, handler), function_name, None)):
-        raise ConfigError(handler, [f"{module_name} has no function {function_name}"])
+    try:
+        find_handler(handler)  # its module imports, and it is a function
+    except TargetError as error:
+        raise ConfigError(str(error)) from error
+    module_name = handler.rpartition(".")[0]
     files: dict[str, Path] = {}
     for library_module in LAMBDA_MODULES:
         files.update(_module_files(library_module))

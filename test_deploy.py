@@ -540,12 +540,9 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
         ),
         (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/token"], "a directory below /"),
         (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/run/../token"], "normalised"),
-        (["batch-job", "no_such_module:Task"], "cannot import no_such_module: ModuleNotFoundError"),
-        (
-            ["batch-job", "report_sync:LambdaReportSyncs"],
-            "report_sync has no business task LambdaReportSyncs",
-        ),
-        (["batch-job", "report_sync"], "expected MODULE:NAME"),
+        (["batch-job", "no_such_module:Task"], "cannot import module no_such_module: ModuleNotFoundError"),
+        (["batch-job", "report_sync:LambdaReportSyncs"], "module report_sync has no LambdaReportSyncs"),
+        (["batch-job", "report_sync"], "report_sync is not MODULE:NAME"),
         (
             ["k8s-job", "report_sync:ReportSync", "--completions", "100001"],
             "expected a whole number from 1 to 100,000",
@@ -590,7 +587,7 @@ def test_a_module_that_fails_to_import_is_named_in_one_line(tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1
-    assert "cannot import broken_task: RuntimeError: line one\\nline two" in completed.stderr
+    assert "cannot import module broken_task: RuntimeError: line one\\nline two" in completed.stderr
 
 
 def test_one_writer_lists_every_delivery_it_cannot_wire(user_dir, tmp_path):
@@ -898,8 +895,8 @@ def test_a_runtime_not_like_python3_12_is_a_usage_error(text, tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
-        (["--handler", "assignment"], "expected MODULE.FUNCTION"),
-        (["--handler", "assignment.no_such_function"], "assignment has no function no_such_function"),
+        (["--handler", "assignment"], "--handler assignment is not MODULE.FUNCTION"),
+        (["--handler", "assignment.no_such_function"], "module assignment has no no_such_function"),
         (["--handler", "assignment.handler", "--include", "../etc"], "expected an existing path below"),
     ],
 )
