@@ -365,6 +365,8 @@ class Task(ABC):
     #: True where the source's values are references it made itself (the env
     #: runtime's variables): --check --no-resolve reads them still.
     references_are_the_source: ClassVar[bool] = False
+    #: How the run under way reads its store and file references; made at its first such reference.
+    _stores: Resolution | None = None
     #: The business task's name: the default TinyDB key and environment prefix.
     name: ClassVar[str]
     #: The business task's declared parameters: a Parameters subclass.
@@ -413,7 +415,12 @@ class Task(ABC):
             raise ConfigError(
                 self.describe_source(), [f"expected a JSON object of parameters, got {json_kind(raw)}"]
             )
-        params, problems = self.parameters.parse(raw, self._reference_reader(resolve))
+        try:
+            params, problems = self.parameters.parse(
+                raw, self._read_reference if resolve else self._check_reference
+            )
+        finally:
+            self._stores = None  # what this run read from stores is kept for it alone
         if problems:
             raise ConfigError(self.describe_source(), problems)
         return params
@@ -452,26 +459,30 @@ class Task(ABC):
 
             raise config_error_from(exc, self.describe_source()) from exc
 
-    def _reference_reader(self, resolve: bool) -> Callable[[str, dict[str, object]], str | None]:
-        """How one run reads references: $env here, the other kinds through one task_stores.Resolution,
-        made (and that module imported) at the run's first such reference."""
-        resolution: Resolution | None = None
+    def _read_reference(self, name: str, reference: dict[str, object]) -> str | None:
+        """The text a reference names, or ValueError why it cannot be read: a {"$env": NAME} here,
+        the other kinds through task_stores (imported at a run's first such reference)."""
+        if REFERENCE_KEY not in reference:
+            return self._store_reference(name, reference, resolve=True)
+        return self._read_variable(name, reference, resolve=True)
 
-        def read(name: str, reference: dict[str, object]) -> str | None:
-            nonlocal resolution
-            if REFERENCE_KEY in reference:
-                return self._read_reference(name, reference, resolve or self.references_are_the_source)
-            if resolution is None:
-                import task_stores  # not `from ... import`: ~0.6 µs less per warm invocation
+    def _check_reference(self, name: str, reference: dict[str, object]) -> str | None:
+        """As _read_reference(), but reading nothing a reference names (--check --no-resolve): None."""
+        if REFERENCE_KEY not in reference:
+            return self._store_reference(name, reference, resolve=False)
+        return self._read_variable(name, reference, resolve=self.references_are_the_source)
 
-                resolution = task_stores.Resolution(
-                    self.environ, invoker_written=self.invoker_written, resolve=resolve
-                )
-            return resolution.read(reference, secret_parameter=self.parameters.is_secret(name))
+    def _store_reference(self, name: str, reference: dict[str, object], *, resolve: bool) -> str | None:
+        """A store's or a file's reference, read through this run's one task_stores.Resolution."""
+        if self._stores is None:
+            import task_stores  # not `from ... import`: ~0.6 µs less per warm invocation
 
-        return read
+            self._stores = task_stores.Resolution(
+                self.environ, invoker_written=self.invoker_written, resolve=resolve
+            )
+        return self._stores.read(reference, secret_parameter=self.parameters.is_secret(name))
 
-    def _read_reference(self, name: str, reference: Any, resolve: bool = True) -> str | None:
+    def _read_variable(self, name: str, reference: dict[str, object], *, resolve: bool) -> str | None:
         """The variable a {"$env": NAME} value names (None when not resolving), or ValueError why not."""
         variable = reference.get(REFERENCE_KEY)
         if len(reference) != 1 or not isinstance(variable, str) or not variable:

@@ -50,25 +50,26 @@ class Deadline:
             except ConfigError as error:  # every record of the batch fails with it
                 self._error = error
 
-    def stops(self, task_for: Callable[[Unit], LambdaTask], unstarted: Sequence[Unit]) -> bool:
-        """Whether the batch must not start `unstarted` (the next record and the rest); logs why if so.
+    def stops(self, task_for: Callable[[Unit], LambdaTask], units: Sequence[Unit], position: int) -> bool:
+        """Whether the batch must not start `units` from `position` on; logs why if so.
 
         An invalid reserve stops the batch at its first record.
         """
+        if self._error is None and (self._remaining_ms is None or self._reserve_ms == 0):
+            return False  # no deadline: the common case asks nothing more
         if self._error is not None:
-            task = task_for(unstarted[0])
+            task = task_for(units[position])
             log_failure(logger, task.name, self._error, layer_fields(task, "config_error"))
             return True
-        if self._remaining_ms is None or self._reserve_ms == 0:
-            return False
+        assert self._remaining_ms is not None  # else there is no deadline
         remaining_ms = self._remaining_ms()
         if remaining_ms >= self._reserve_ms:
             return False
-        task = task_for(unstarted[0])
+        task = task_for(units[position])
         logger.warning(
             "%s: %d record(s) not started: %d ms left, under %s (%d ms); Lambda delivers them again",
             task.name,
-            len(unstarted),
+            len(units) - position,
             remaining_ms,
             TASK_DEADLINE_RESERVE_MS,
             self._reserve_ms,

@@ -224,8 +224,8 @@ def trigger_of(event: object) -> str:
                 return trigger
     if "detail-type" in event and "source" in event and "detail" in event:
         return EVENTBRIDGE
-    if _aws_source(event) is not None:
-        return UNSUPPORTED
+    if "eventSource" in event or isinstance(records, list):  # what AWS sources' events carry
+        return UNSUPPORTED if _aws_source(event) is not None else DIRECT
     return DIRECT
 
 
@@ -485,7 +485,7 @@ def _batch_response(
         if fifo and failures:
             failures.append({"itemIdentifier": unit.message_id or ""})  # not run, to keep the order
             continue
-        if deadline.stops(task_for, units[position:]):
+        if deadline.stops(task_for, units, position):
             failures.extend({"itemIdentifier": rest.message_id or ""} for rest in units[position:])
             break
         try:

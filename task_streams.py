@@ -209,7 +209,7 @@ def stream_response(
     batch: a record nobody can name is not lost.
     """
     for position, unit in enumerate(units):
-        if deadline.stops(task_for, units[position:]):
+        if deadline.stops(task_for, units, position):
             return _checkpoint(unit)
         if not unit.is_work:
             _log_skipped(task_for(unit))
