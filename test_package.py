@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from conftest import PROJECT_DIR, write_tinydb
 
@@ -127,6 +128,80 @@ def test_in_a_fresh_environment_task_imports_from_any_directory_and_assignment_d
 
 
 # --------------------------------------------------------------------------
+# deploy/'s job definition and Kubernetes Job, run as their containers run them
+
+
+def container_of(artefact: str) -> tuple[list[str], dict[str, str]]:
+    """The command and the plain environment variables of deploy/'s Batch job definition or Kubernetes Job."""
+    if artefact == "batch":
+        container = json.loads((PROJECT_DIR / "deploy" / "batch-job-definition.json").read_text())
+        properties = container["containerProperties"]
+        return properties["command"], {item["name"]: item["value"] for item in properties["environment"]}
+    job = yaml.safe_load((PROJECT_DIR / "deploy" / "k8s-job.yaml").read_text())
+    (task,) = job["spec"]["template"]["spec"]["containers"]
+    return task["command"], {item["name"]: item["value"] for item in task["env"] if "value" in item}
+
+
+#: What each engine sets in the container of child `i`, besides the job's own environment.
+ENGINE_VARIABLES = {
+    "batch": lambda i: {"AWS_BATCH_JOB_ID": "8f2c1d3e-array", "AWS_BATCH_JOB_ARRAY_INDEX": str(i)},
+    "kubernetes": lambda i: {"JOB_COMPLETION_INDEX": str(i)},
+}
+
+
+#: Each artefact's engine, as the children's log records name it.
+ENGINES = {"batch": "aws-batch", "kubernetes": "kubernetes"}
+#: fixtures/tasks.json: each child's host.
+HOSTS = {0: "db-eu.example.com", 1: "db-us.example.com", 2: "db-ap.example.com"}
+
+
+@pytest.mark.parametrize("artefact", ENGINES)
+@pytest.mark.parametrize("index", [0, 2])
+def test_deploys_job_runs_each_child_with_the_installed_library_as_its_container_would(
+    environment: Path, tmp_path: Path, artefact: str, index: int
+) -> None:
+    command, variables = container_of(artefact)
+    app = tmp_path / "app"  # the image's working directory: the task's module and its TinyDB file
+    app.mkdir()
+    shutil.copy(PROJECT_DIR / "assignment.py", app)
+    shutil.copy(PROJECT_DIR / "fixtures" / "tasks.json", app / "tasks.json")
+    secret = "s3cr3t-from-the-platform"
+    env = {
+        "PATH": f"{environment / 'bin'}:/usr/bin:/bin",
+        **variables,
+        "TASK_CONFIG_DB": str(app / "tasks.json"),  # where the image (or the ConfigMap) puts it
+        "DB_PASSWORD": secret,  # the job's secret, as the platform injects it
+        **ENGINE_VARIABLES[artefact](index),
+    }
+    done = subprocess.run(command, cwd=app, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["host"] == HOSTS[index]
+    (record,) = [json.loads(line) for line in done.stderr.splitlines()]  # JSON lines, as a job logs
+    assert (record["engine"], record["array_index"], record["outcome"]) == (ENGINES[artefact], index, "ok")
+    assert secret not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("artefact", ENGINES)
+def test_a_child_without_its_document_exits_2_which_its_engine_does_not_retry(
+    environment: Path, tmp_path: Path, artefact: str
+) -> None:
+    command, variables = container_of(artefact)
+    shutil.copy(PROJECT_DIR / "assignment.py", tmp_path)
+    shutil.copy(PROJECT_DIR / "fixtures" / "tasks.json", tmp_path / "tasks.json")
+    env = {
+        "PATH": f"{environment / 'bin'}:/usr/bin:/bin",
+        **variables,
+        "TASK_CONFIG_DB": str(tmp_path / "tasks.json"),
+        **ENGINE_VARIABLES[artefact](7),
+    }
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2
+    assert "no document with key 'widget' and array_index 7" in done.stderr
+
+
+# --------------------------------------------------------------------------
 # A user's own task, as the README's section "Your own task" writes it
 
 
@@ -238,7 +313,6 @@ def test_in_a_fresh_environment_task_deploy_writes_all_four_outputs_for_a_users_
     wheel: Path, tmp_path: Path
 ) -> None:
     """The wheel alone installed; the user's own task in a directory of their own; each output valid."""
-    import yaml  # type: ignore[import-untyped]
     from botocore.validate import validate_parameters  # type: ignore[import-untyped]
 
     from conftest import REPORT_EVENT, REPORT_TASK
