@@ -20,10 +20,18 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from task_events import alb_event, eventbridge_event, http_api_event, rest_api_event, sns_event, sqs_event
+from task_events import (
+    alb_event,
+    dynamodb_event,
+    eventbridge_event,
+    http_api_event,
+    kinesis_event,
+    rest_api_event,
+    sns_event,
+    sqs_event,
+)
 from task_everywhere import run_everywhere
 from task_testing_stores import secrets_extension
-from task_testing_streams import dynamodb_event, kinesis_event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -41,7 +41,6 @@ LIBRARY_MODULES = (
     "task_streams",
     "task_testing",
     "task_testing_stores",
-    "task_testing_streams",
 )
 
 

@@ -21,8 +21,9 @@ from moto.server import ThreadedMotoServer
 from assignment import LambdaWidget, LocalWidget, Widget
 from conftest import PROJECT_DIR, SECRET, run_assignment, widget_params
 from task import ConfigError, LambdaTask, Parameters, Secret, StoreUnavailable, run_command_line
+from task_lambda import handle_event
 from task_stores import forget_cached_values
-from task_testing import FakeLambdaContext, FunctionProcess, RuntimeAPI, secrets_extension
+from task_testing import FakeLambdaContext, FunctionProcess, RuntimeAPI, dynamodb_event, secrets_extension
 from test_lambda import expected_result, needs_runtime_client, start_function
 from test_triggers import decoded, sqs_batch, with_parameters
 
@@ -358,6 +359,27 @@ def test_an_invokers_reference_outside_the_allow_list_contacts_no_store(
             lambda_run(widget_params(**changes), {**env, **LISTED, "TASK_SECRET_REFS": "secret:db/password"})
         assert caught.value.problems == (problem,)
         assert env.requests == []
+
+
+@pytest.mark.parametrize(
+    ("refs", "answer", "requests"),
+    [
+        pytest.param("secret:db/login", {"batchItemFailures": []}, 1, id="listed"),
+        pytest.param("secret:db/password", "listed", 0, id="unlisted"),
+    ],
+)
+def test_a_dynamodb_streams_record_reads_a_secret_as_an_invoker_writes_it(
+    refs: str, answer: object, requests: int
+) -> None:
+    reference = {"$secret": "db/login", "key": "password"}
+    event = dynamodb_event(widget_params(password=reference))
+    sequence_number = event["Records"][0]["dynamodb"]["SequenceNumber"]
+    if answer == "listed":
+        answer = {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+    with secrets_extension(VALUES) as env:
+        environ = {"AWS_LAMBDA_FUNCTION_NAME": "f", **env, "TASK_SECRET_REFS": refs}
+        assert handle_event(LambdaWidget, event, FakeLambdaContext(), environ=environ) == answer
+        assert len(env.requests) == requests
 
 
 def test_a_listed_file_is_compared_after_normalising_its_path(tmp_path: Path) -> None:

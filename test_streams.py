@@ -192,7 +192,7 @@ def test_kinesis_data_that_is_not_base64_of_a_json_object_is_a_configuration_err
     data: str, problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = kinesis_event(widget_params())
-    event["Records"][0]["kinesis"]["data"] = data  # type: ignore[index]
+    event["Records"][0]["kinesis"]["data"] = data
     (number,) = ids(event)
     assert handler(event, FakeLambdaContext()) == listed(number)
     (record,) = records_of(caplog)
@@ -262,7 +262,7 @@ def test_an_attribute_that_gives_no_value_is_a_problem_naming_its_type(
 def image(**attributes: object) -> dict[str, Any]:
     """A DynamoDB Streams event of one record whose NewImage is Widget's good parameters, changed."""
     event = dynamodb_event(widget_params())
-    change = event["Records"][0]["dynamodb"]  # type: ignore[index]
+    change = event["Records"][0]["dynamodb"]
     change["NewImage"].update(attributes)
     return event
 
