@@ -22,7 +22,8 @@ __all__ = ["TargetError", "find_business_task", "find_handler", "main"]
 
 USAGE = """\
 usage: {prog} MODULE:NAME [--runtime {{local,batch,env,lambda}}] [--config PATH] [--db PATH] [--key KEY]
-       [--table T] [--prefix P] [--event PATH [--handler MODULE.FUNCTION]] [--check] [--all]
+       [--table T] [--prefix P] [--event PATH [--handler MODULE.FUNCTION]]
+       [--check [--all [--array-size N]] [--no-resolve]]
 
 Runs or checks the business task NAME of module MODULE (imported from the current directory, as
 Python imports it): locally from a JSON file, in AWS Batch from a TinyDB document, from environment
@@ -94,7 +95,7 @@ def _module(name: str) -> object:
         sys.path.insert(0, here)
     try:
         return importlib.import_module(name)
-    except Exception as error:  # whatever its code raised, it cannot be imported
+    except BaseException as error:  # whatever its code raised, sys.exit() too, it cannot be imported
         why = shown(f"{type(error).__name__}: {error}", limit=300)
         raise TargetError(f"cannot import module {shown(name)}: {why}") from error
 
@@ -105,7 +106,7 @@ def _attribute(module: object, path: str, where: str) -> object:
     for part in path.split("."):
         try:
             found = getattr(found, part)
-        except AttributeError:
+        except Exception:  # AttributeError, or what a module's own __getattr__ raises
             raise TargetError(f"{where} has no {shown(path)}") from None
     return found
 

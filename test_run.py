@@ -72,6 +72,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A user's project directory, the current one, holding nightly.py and a parameters file."""
     (tmp_path / "nightly.py").write_text(NIGHTLY)
     (tmp_path / "broken.py").write_text("raise RuntimeError('no database configured')\n")
+    (tmp_path / "exiting.py").write_text("import sys\nsys.exit(0)\n")  # would end task-run with 0
+    (tmp_path / "lazy.py").write_text("def __getattr__(name):\n    raise RuntimeError(name)\n")
     (tmp_path / "nightly.json").write_text(json.dumps(PARAMS))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in ("", str(tmp_path))])
@@ -153,6 +155,8 @@ def test_event_with_handler_calls_the_handler_it_names(
         ("nightly:", "nightly: is not MODULE:NAME"),
         ("missing:Task", "cannot import module missing: ModuleNotFoundError: No module named 'missing'"),
         ("broken:Task", "cannot import module broken: RuntimeError: no database configured"),
+        ("exiting:Task", "cannot import module exiting: SystemExit: 0"),
+        ("lazy:Task", "module lazy has no Task"),
         ("nightly:Missing", "module nightly has no Missing"),
         ("nightly:wrapped_handler", "nightly:wrapped_handler is not a class but function"),
         ("nightly:NightlyParams", "nightly:NightlyParams is not a business task: it has no execute("),
