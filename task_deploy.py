@@ -63,6 +63,10 @@ _ID_PATTERNS = {
     "file": r"/[A-Za-z0-9/_.@+-]{1,4095}",
 }
 _KEY_PATTERN = r"[A-Za-z0-9_.+=@-]{1,256}"
+#: Variables a secret may not be delivered as: the library's settings, AWS's and the platforms' own
+#: (a password in TASK_CONFIG_DB would be logged as a path; AWS_* are reserved in Lambda).
+_PLATFORM_PREFIXES = ("TASK_", "AWS_", "LAMBDA_", "PYTHON", "LD_", "JOB_", "CLOUD_RUN_", "_")
+_PLATFORM_VARIABLES = frozenset({"PATH", "HOME", "LANG", "TZ"})
 _DELIVERY_FORMS = "env:VAR, secret:ID[#KEY], ssm:NAME or file:/PATH"
 _RUNTIME_PATTERN = r"python3\.\d{1,2}"
 
@@ -127,6 +131,8 @@ def parse_delivery(text: str) -> Delivery:
         problems.append(f"{kind}: {ident!r}{'#' + key if hash_sign else ''} is not a valid {kind} id")
     elif kind == "file" and (Path(ident).parent == Path("/") or os.path.normpath(ident) != ident):
         problems.append(f"file: {ident!r} must be a normalised absolute path in a directory below /")
+    elif kind == "env" and (ident in _PLATFORM_VARIABLES or ident.startswith(_PLATFORM_PREFIXES)):
+        problems.append(f"env: {ident} is the platform's or the library's own variable, not a secret's")
     if problems:
         raise ConfigError(f"--secret {text[:200]!r}", problems)
     return Delivery(parameter, kind, ident, key if hash_sign else None)
@@ -216,7 +222,9 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     zip_command = command("zip", "the Lambda function's code", task=False)
-    zip_command.add_argument("--handler", required=True, metavar="MODULE.FUNCTION", help=handler_help)
+    zip_command.add_argument(
+        "--handler", required=True, type=_handler, metavar="MODULE.FUNCTION", help=handler_help
+    )
     zip_command.add_argument(
         "--include",
         action="append",
@@ -226,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     zip_command.add_argument("--runtime", type=_runtime, default=running, help=f"default: {running}")
     sam = command("sam", "an AWS SAM template for the task's Lambda function and its triggers")
-    sam.add_argument("--handler", required=True, metavar="MODULE.FUNCTION", help=handler_help)
+    sam.add_argument("--handler", required=True, type=_handler, metavar="MODULE.FUNCTION", help=handler_help)
     sam.add_argument(
         "--trigger",
         action="append",
@@ -245,6 +253,16 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (sam, batch, k8s):
         sub.add_argument("--secret", action="append", default=[], type=_delivery, help=secret_help)
     return parser
+
+
+def _handler(text: str) -> str:
+    """--handler's value: dotted Python names, as Lambda's handler setting takes them (and nothing a
+    template could read as more than that)."""
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", text, flags=re.ASCII):
+        raise argparse.ArgumentTypeError(
+            f"expected MODULE.FUNCTION, such as assignment.handler, got {text[:200]!r}"
+        )
+    return text
 
 
 def _delivery(text: str) -> Delivery:

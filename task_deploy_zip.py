@@ -56,9 +56,13 @@ def _module_files(module_name: str) -> dict[str, Path]:
 def _included_files(include: str) -> dict[str, Path]:
     """Archive name -> file for `--include PATH`, a file or directory below the current directory."""
     path = Path(include)
-    if path.is_absolute() or ".." in path.parts or not path.exists():
+    here = Path.cwd().resolve()
+    if path.is_absolute() or ".." in path.parts or not path.exists() or here not in path.resolve().parents:
         raise ConfigError(f"--include {include!r}", ["expected an existing path below the current directory"])
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    outside = [file for file in files if here not in file.resolve().parents]  # links out of the project
+    if outside:
+        raise ConfigError(f"--include {include!r}", [f"{outside[0]} links outside the current directory"])
     return {
         file.as_posix(): file for file in files if "__pycache__" not in file.parts and file.suffix != ".pyc"
     }

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -540,6 +541,14 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
         ),
         (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/token"], "a directory below /"),
         (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/run/../token"], "normalised"),
+        (
+            ["batch-job", "report_sync:ReportSync", "--secret", "api_token=env:TASK_CONFIG_DB"],
+            "env: TASK_CONFIG_DB is the platform's or the library's own variable",
+        ),
+        (
+            ["sam", "report_sync:ReportSync", "--trigger", "direct", "--handler", "r.h\nGlobals: {}"],
+            "--handler: expected MODULE.FUNCTION",
+        ),
         (["batch-job", "no_such_module:Task"], "cannot import module no_such_module: ModuleNotFoundError"),
         (["batch-job", "report_sync:LambdaReportSyncs"], "module report_sync has no LambdaReportSyncs"),
         (["batch-job", "report_sync"], "report_sync is not MODULE:NAME"),
@@ -560,6 +569,8 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
         "file-in-config-dir",
         "file-in-root",
         "file-not-normalised",
+        "env-of-the-library",
+        "handler-that-is-not-a-name",
         "no-module",
         "no-task",
         "no-name",
@@ -895,7 +906,7 @@ def test_a_runtime_not_like_python3_12_is_a_usage_error(text, tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
-        (["--handler", "assignment"], "--handler assignment is not MODULE.FUNCTION"),
+        (["--handler", "assignment"], "--handler: expected MODULE.FUNCTION, such as assignment.handler"),
         (["--handler", "assignment.no_such_function"], "module assignment has no no_such_function"),
         (["--handler", "assignment.handler", "--include", "../etc"], "expected an existing path below"),
     ],
@@ -905,6 +916,22 @@ def test_a_zip_of_what_is_not_there_is_refused_in_one_line(tmp_path, arguments, 
     assert completed.returncode == 2
     assert words in completed.stderr
     assert not (tmp_path / "z.zip").exists()
+
+
+def test_a_zip_includes_nothing_a_link_reaches_outside_the_project(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "credentials").write_text("not for the zip")
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "assignment.py", project)
+    (project / "data" / "link").symlink_to(outside / "credentials")
+    completed = _build_zip(
+        project / "z.zip", "--handler", "assignment.handler", "--include", "data", cwd=project
+    )
+    assert completed.returncode == 2
+    assert "links outside the current directory" in completed.stderr
+    assert not (project / "z.zip").exists()
 
 
 def test_deploy_module_is_run_with_dash_m_and_prints_usage_without_a_command():
