@@ -66,9 +66,19 @@ _FORMS = {
     FILE_KEY: '{"$file": "/ABSOLUTE/PATH"}',
 }
 
-#: What the stores answered, per process: (kind, id) -> (until when it may serve, by time.monotonic(), text).
-#: An answer keeps the TTL in force when it was read, so a warm invocation reads no setting.
-_cached: dict[tuple[str, str], tuple[float, str]] = {}
+#: What the stores answered, per process: (kind, id, which store) -> (until when it may serve, by
+#: time.monotonic(), text). Which store: the settings that choose and reach it (STORE_SETTINGS).
+_cached: dict[tuple[str, str, tuple[str, ...]], tuple[float, str]] = {}
+#: The variables that choose and reach a store: an answer serves only where they are as they were.
+STORE_SETTINGS = (
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_TOKEN",
+    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
 
 
 def forget_cached_values() -> None:
@@ -160,16 +170,17 @@ class Resolution:
     def _text_of(self, reference: Reference) -> str:
         if reference.kind == FILE_KEY:
             return read_secret_file(reference)
-        kept = _cached.get((reference.kind, reference.id))
+        ttl = self._ttl()  # read when used, so a bad TTL is told even while a value is kept
+        key = (reference.kind, reference.id, tuple(self.environ.get(name, "") for name in STORE_SETTINGS))
+        kept = _cached.get(key) if ttl else None
         if kept is not None and time.monotonic() < kept[0]:
             return kept[1]
-        ttl = self._ttl()
         try:
             text = self._ask(self._store_client(), reference)
         except ValueError as problem:  # a refusal: the client says why, the reference says of what
             raise ValueError(f"{reference}: {problem}") from None
         if ttl:
-            _cached[reference.kind, reference.id] = (time.monotonic() + ttl, text)
+            _cached[key] = (time.monotonic() + ttl, text)
         return text
 
     def _store_client(self) -> Client:
@@ -200,18 +211,17 @@ class Resolution:
 
     def _ttl(self) -> int:
         text = self.environ.get(TASK_SECRETS_TTL, "")
-        ttl = decimal(text, max_digits=9) if text else DEFAULT_TTL_SECONDS
+        ttl = decimal(text, max_digits=18) if text else DEFAULT_TTL_SECONDS
         if ttl is None:
             raise ConfigError(TASK_SECRETS_TTL, [f"expected a whole number of seconds, got '{shown(text)}'"])
         return ttl
 
     def _timeout_ms(self) -> int:
         text = self.environ.get(TASK_SECRETS_TIMEOUT_MS, "")
-        timeout = decimal(text, max_digits=9) if text else DEFAULT_TIMEOUT_MS
+        timeout = decimal(text, max_digits=9) if text else DEFAULT_TIMEOUT_MS  # a socket takes no more
         if not timeout:
-            raise ConfigError(
-                TASK_SECRETS_TIMEOUT_MS, [f"expected a positive number of milliseconds, got '{shown(text)}'"]
-            )
+            expected = "a positive number of milliseconds, at most 999999999"
+            raise ConfigError(TASK_SECRETS_TIMEOUT_MS, [f"expected {expected}, got '{shown(text)}'"])
         return timeout
 
 

@@ -10,6 +10,8 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -382,6 +384,50 @@ def test_a_dynamodb_streams_record_reads_a_secret_as_an_invoker_writes_it(
         assert len(env.requests) == requests
 
 
+def test_a_kept_value_serves_only_the_same_store_within_the_ttl_read_at_each_run() -> None:
+    event = widget_params(password={"$secret": "db/password"})
+    with secrets_extension(VALUES) as env:
+        environ = {**env, **LISTED}
+        assert lambda_run(event, environ) == expected_result()
+        assert lambda_run(event, environ) == expected_result()
+        assert len(env.requests) == 1  # kept for the second run
+        assert lambda_run(event, {**environ, "TASK_SECRETS_TTL": "0"}) == expected_result()
+        assert len(env.requests) == 2  # 0 keeps nothing, also what was kept before
+        with pytest.raises(ConfigError, match="TASK_SECRETS_TTL: expected a whole number of seconds"):
+            lambda_run(event, {**environ, "TASK_SECRETS_TTL": "soon"})
+    # Another extension, which does not answer: what the first answered is not its answer.
+    with secrets_extension(VALUES, status=503) as down, pytest.raises(StoreUnavailable):
+        lambda_run(event, {**down, **LISTED, "TASK_SECRETS_TIMEOUT_MS": "300"})
+
+
+def test_an_answer_that_trickles_in_is_unavailable_once_the_timeout_has_passed() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+            while not stop.wait(0.05):  # a byte at a time, each well within any one read's patience
+                connection.sendall(b" ")
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    port = str(listener.getsockname()[1])
+    environ = {"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": port, "AWS_SESSION_TOKEN": "t", **LISTED}
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailable, match="no answer in time"):
+            lambda_run(
+                widget_params(password={"$secret": "db/password"}),
+                {**environ, "TASK_SECRETS_TIMEOUT_MS": "500"},
+            )
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 5  # not the minutes the trickle would last
+
+
 def test_a_listed_file_is_compared_after_normalising_its_path(tmp_path: Path) -> None:
     (tmp_path / "db").write_text(SECRET + "\n", encoding="utf-8")
     (tmp_path / "sub").symlink_to("/")  # what the path says is read, not where a link would lead
@@ -486,7 +532,7 @@ def test_no_token_for_the_extension_is_a_configuration_error_naming_the_variable
         (
             "TASK_SECRETS_TIMEOUT_MS",
             "0",
-            "TASK_SECRETS_TIMEOUT_MS: expected a positive number of milliseconds, got '0'",
+            "TASK_SECRETS_TIMEOUT_MS: expected a positive number of milliseconds, at most 999999999, got '0'",
         ),
         (
             "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
