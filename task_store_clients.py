@@ -246,7 +246,8 @@ class BotocoreClient(Client):
                 "(pip install 'task-runtimes[aws]')"
             ) from None
         # A session per run, not per process: a session keeps the credentials it first found.
-        self._session: Any = botocore.session.get_session()
+        with _store_answers_unlogged():  # it logs at DEBUG from the start
+            self._session: Any = botocore.session.get_session()
 
     def fetch(self, kind: str, ident: str, timeout: float) -> str:
         from botocore.config import Config  # type: ignore[import-untyped]
@@ -260,10 +261,10 @@ class BotocoreClient(Client):
         )
 
         config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
-        # botocore reads AWS_DEFAULT_REGION; Lambda, ECS and EKS set AWS_REGION too, which newer SDKs read.
-        region = self._session.get_config_variable("region") or os.environ.get("AWS_REGION") or None
         try:
             with _store_answers_unlogged():
+                # botocore reads AWS_DEFAULT_REGION; Lambda, ECS and EKS set AWS_REGION, as newer SDKs read.
+                region = self._session.get_config_variable("region") or os.environ.get("AWS_REGION") or None
                 if kind == "$secret":
                     client = self._session.create_client("secretsmanager", region, config=config)
                     answer = client.get_secret_value(SecretId=ident)

@@ -200,6 +200,8 @@ def test_the_command_line_reads_a_secret_at_debug_level_and_no_log_line_shows_it
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["password"] == "***"
     assert SECRET not in completed.stdout + completed.stderr
+    debug_lines = [line for line in completed.stderr.splitlines() if " DEBUG " in line]
+    assert not [line for line in debug_lines if " botocore" in line or " urllib3" in line]
 
 
 @pytest.mark.parametrize(
