@@ -175,7 +175,7 @@ def _run_task(business: type[BusinessTask], args: argparse.Namespace, environ: M
         raise
     except BaseException:  # a task's own sys.exit(2) too: exit 2 would read as a configuration error
         return EXIT_FAILURE  # run() has logged why, with the traceback
-    return _print_json(task.name, result)
+    return _print_json(task.name, result, runtime=task.runtime)
 
 
 def _report(name: str, report: CheckReport | ArrayCheckReport, reason: str) -> int:
@@ -246,7 +246,7 @@ def _run_event(business: type[BusinessTask], event: object, handler: Handler) ->
     result, raised, units = _call_handler(handler, event, context)
     outcomes = [outcome for outcome, _ in units]
     if raised is None:
-        if _print_json(business.name, result) == EXIT_FAILURE:
+        if _print_json(business.name, result, logging.getLogger("task.lambda"), "lambda") == EXIT_FAILURE:
             outcomes.append("failed")  # Lambda could not have sent this answer either
     elif all(error is not raised for _, error in units):  # raised outside any unit: nothing said why yet
         outcomes.append(log_failure(_log, business.name, raised))
@@ -336,12 +336,14 @@ def _reaching_every_failed_unit(collector: logging.Handler) -> Iterator[None]:
         task_logger.setLevel(level)
 
 
-def _print_json(name: str, result: object) -> int:
-    """Print a result as one line of JSON, or log that it is not JSON (encode_json() says why)."""
+def _print_json(name: str, result: object, log: logging.Logger = _log, runtime: str | None = None) -> int:
+    """Print a result as one line of JSON, or log that it is not JSON (encode_json() says why): one
+    ERROR record under `log`, with outcome "failed" (and the runtime) as a unit's record has them."""
     try:
         line = encode_json(result)
     except ValueError as exc:
-        _log.error("%s: failed: the result is not JSON: %s", name, shown(str(exc), limit=300))
+        fields = {"task": name, "runtime": runtime, "outcome": "failed"}
+        log.error("%s: failed: the result is not JSON: %s", name, shown(str(exc), limit=300), extra=fields)
         return EXIT_FAILURE
     print_line("the result", line)
     return EXIT_OK

@@ -690,7 +690,10 @@ def test_a_result_json_cannot_send_is_a_500_after_an_error_record_and_exit_1_wit
     answer = handle_event(lambda_class, http_event({"shape": "x", "token": SECRET}), FakeLambdaContext())
     assert isinstance(answer, dict)
     assert answer["statusCode"] == 500
-    assert [(r.levelname, r.outcome) for r in records] == [("INFO", "ok"), ("ERROR", "failed")]  # type: ignore[attr-defined]
-    event_file = tmp_path / "event.json"
+    outcomes = [(r.name, r.levelname, r.outcome) for r in records]  # type: ignore[attr-defined]
+    assert outcomes == [("task", "INFO", "ok"), ("task.lambda", "ERROR", "failed")]
+    records.clear()
+    event_file = tmp_path / "event.json"  # a direct invoke with --event: the same two records, exit 1
     event_file.write_text(json.dumps({"shape": "x", "token": SECRET}))
     assert run_command_line(Returning, ["--event", str(event_file)], environ={}) == 1
+    assert [(r.name, r.levelname, r.outcome) for r in records] == outcomes  # type: ignore[attr-defined]
