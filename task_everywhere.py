@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from task import REFERENCE_KEY, BatchTask, EnvTask, LambdaTask, LocalTask, is_reference, runnable
+from task import REFERENCE_KEY, BatchTask, ConfigError, EnvTask, LambdaTask, LocalTask, is_reference, runnable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ def run_everywhere(
 
     The files are written in `tmp_path`. Every run sees `environ` (default: no
     variables at all, so the machine's own cannot change a result), the env
-    runtime the parameters' variables besides. The first failure propagates
-    with a note naming its runtime. In the event, as in Lambda, a reference
+    runtime the parameters' variables besides. The first failure propagates,
+    its message naming its runtime ("local runtime: ..."). In the event, as in Lambda, a reference
     is honoured only where TASK_ENV_REFS (in `environ`) allows it.
     """
     from task_testing import FakeLambdaContext
@@ -53,10 +53,24 @@ def run_everywhere(
     for runtime, task in runs.items():
         try:
             results[runtime] = task().run()
+        except ConfigError as error:  # its message is built from its source: name the runtime there
+            raise ConfigError(f"{runtime} runtime: {error.source}", error.problems) from error
         except Exception as error:
-            _add_note(error, f"run_everywhere: this failure comes from the {runtime} runtime")
+            _name_the_runtime(error, runtime)
             raise
     return results
+
+
+def _name_the_runtime(error: Exception, runtime: str) -> None:
+    """Put "RUNTIME runtime: " before the message, where it is its first argument (most exceptions),
+    else add a note saying it."""
+    first = error.args[0] if error.args else None
+    try:
+        if not isinstance(first, str):
+            raise TypeError("no message to name the runtime in")
+        error.args = (f"{runtime} runtime: {first}", *error.args[1:])
+    except Exception:  # its args cannot be set, or its message is not its first argument
+        _add_note(error, f"run_everywhere: this failure comes from the {runtime} runtime")
 
 
 def _write_tinydb(path: Path, key: str, params: Mapping[str, object]) -> Path:
