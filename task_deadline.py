@@ -62,8 +62,11 @@ class Deadline:
             log_failure(logger, task.name, self._error, layer_fields(task, "config_error"))
             return True
         assert self._remaining_ms is not None  # else there is no deadline
-        remaining_ms = self._remaining_ms()
-        if remaining_ms >= self._reserve_ms:
+        try:
+            remaining_ms = self._remaining_ms()
+            if not remaining_ms < self._reserve_ms:  # "not <", so that a NaN keeps no deadline either
+                return False
+        except Exception:  # a context that cannot tell (not Lambda's own): no deadline to keep
             return False
         task = task_for(units[position])
         logger.warning(

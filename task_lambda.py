@@ -229,6 +229,10 @@ def trigger_of(event: object) -> str:
     return DIRECT
 
 
+#: AWS sources whose events name them without the "aws:" prefix the others carry.
+_SOURCES_WITHOUT_AWS_PREFIX = frozenset({"SelfManagedKafka"})
+
+
 def _aws_source(event: dict[str, object]) -> str | None:
     """The AWS source that `event` ("eventSource") or one of its records ("eventSource",
     "EventSource") names, such as "aws:s3" or "aws:kafka", if any names one."""
@@ -238,7 +242,7 @@ def _aws_source(event: dict[str, object]) -> str | None:
         holders = [record for record in records if isinstance(record, dict)]
         named += [holder.get(key) for holder in holders for key in ("eventSource", "EventSource")]
     for source in named:
-        if isinstance(source, str) and source.startswith("aws:"):
+        if isinstance(source, str) and (source.startswith("aws:") or source in _SOURCES_WITHOUT_AWS_PREFIX):
             return source
     return None
 

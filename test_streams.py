@@ -418,6 +418,18 @@ def test_in_a_standard_queue_the_deadline_lists_the_unstarted_records_after_thos
     assert Recording.ran == ["b"]
 
 
+class Telling:
+    """A context that is not Lambda's own: its remaining time is whatever it was given, or raises it."""
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def get_remaining_time_in_millis(self) -> object:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
 @pytest.mark.parametrize("trigger", BATCHES)
 @pytest.mark.parametrize(
     ("context", "environ"),
@@ -428,6 +440,9 @@ def test_in_a_standard_queue_the_deadline_lists_the_unstarted_records_after_thos
         ),
         pytest.param(lambda: None, {"TASK_DEADLINE_RESERVE_MS": "not read"}, id="no-context"),
         pytest.param(object, {}, id="no-remaining-time"),
+        pytest.param(lambda: Telling(RuntimeError("no clock")), {}, id="remaining-time-raises"),
+        pytest.param(lambda: Telling(None), {}, id="remaining-time-none"),
+        pytest.param(lambda: Telling(float("nan")), {}, id="remaining-time-nan"),
     ],
 )
 def test_without_a_deadline_to_keep_every_record_runs(
@@ -499,6 +514,11 @@ MSK_EVENT = {
     "bootstrapServers": "b-1.widgets.kafka.us-east-1.amazonaws.com:9092",
     "records": {"widget-tasks-0": [{"topic": "widget-tasks", "partition": 0, "offset": 15, "value": "e30="}]},
 }
+SELF_MANAGED_KAFKA_EVENT = {
+    "eventSource": "SelfManagedKafka",
+    "bootstrapServers": "kafka-1.example.com:9092",
+    "records": {"widget-tasks-0": [{"topic": "widget-tasks", "partition": 0, "offset": 15, "value": "e30="}]},
+}
 AMAZON_MQ_EVENT = {
     "eventSource": "aws:rmq",
     "eventSourceArn": "arn:aws:mq:us-east-1:123456789012:broker:widgets:b-0123",
@@ -513,6 +533,7 @@ AMAZON_MQ_EVENT = {
         pytest.param(SES_EVENT, "aws:ses", id="SES"),
         pytest.param(MSK_EVENT, "aws:kafka", id="MSK"),
         pytest.param(AMAZON_MQ_EVENT, "aws:rmq", id="Amazon-MQ"),
+        pytest.param(SELF_MANAGED_KAFKA_EVENT, "SelfManagedKafka", id="self-managed-Kafka"),
     ],
 )
 def test_an_event_from_an_unsupported_aws_source_is_a_one_line_error_naming_it(
