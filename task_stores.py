@@ -66,19 +66,10 @@ _FORMS = {
     FILE_KEY: '{"$file": "/ABSOLUTE/PATH"}',
 }
 
-#: What the stores answered, per process: (kind, id, which store) -> (until when it may serve, by
-#: time.monotonic(), text). Which store: the settings that choose and reach it (STORE_SETTINGS).
-_cached: dict[tuple[str, str, tuple[str, ...]], tuple[float, str]] = {}
-#: The variables that choose and reach a store: an answer serves only where they are as they were.
-STORE_SETTINGS = (
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_TOKEN",
-    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
-    "AWS_ENDPOINT_URL",
-    "AWS_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-)
+#: What the stores answered, per process: (kind, id) -> (until when it may serve, by time.monotonic(),
+#: text). A process reaches one store for each kind (its settings do not change in a function or a
+#: job); the test kit's secrets_extension() forgets them, as each stand-in is another store.
+_cached: dict[tuple[str, str], tuple[float, str]] = {}
 
 
 def forget_cached_values() -> None:
@@ -170,11 +161,11 @@ class Resolution:
     def _text_of(self, reference: Reference) -> str:
         if reference.kind == FILE_KEY:
             return read_secret_file(reference)
-        ttl = self._ttl()  # read when used, so a bad TTL is told even while a value is kept
-        key = (reference.kind, reference.id, tuple(self.environ.get(name, "") for name in STORE_SETTINGS))
-        kept = _cached.get(key) if ttl else None
+        key = (reference.kind, reference.id)
+        kept = _cached.get(key)  # kept for the TTL in force when it was read: a warm run reads no setting
         if kept is not None and time.monotonic() < kept[0]:
             return kept[1]
+        ttl = self._ttl()
         try:
             text = self._ask(self._store_client(), reference)
         except ValueError as problem:  # a refusal: the client says why, the reference says of what

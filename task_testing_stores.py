@@ -17,6 +17,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from task_stores import forget_cached_values
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -48,7 +50,9 @@ def secrets_extension(
     token it checks) for the task's environment. `status` answers every
     request that has the token with that HTTP status and the store's
     `InternalFailure` (an outage: 500, 503, 429); `delay` waits that many
-    seconds before answering (a store that does not answer in time).
+    seconds before answering (a store that does not answer in time). The
+    values this process keeps from a store are forgotten as the block starts
+    and ends: each stand-in is a store of its own.
     """
     token = secrets.token_urlsafe(16)
     closing = threading.Event()
@@ -81,9 +85,11 @@ def secrets_extension(
     # A short poll, so that leaving the block does not wait out serve_forever's default half second.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
+    forget_cached_values()
     try:
         yield environment
     finally:
+        forget_cached_values()
         closing.set()
         server.shutdown()
         server.server_close()
