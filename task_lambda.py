@@ -219,14 +219,24 @@ def trigger_of(event: object) -> str:
             return HTTP_API
     records = event.get("Records")
     if isinstance(records, list):
-        for key, aws_source, trigger in _RECORD_TRIGGERS:
-            if any(isinstance(record, dict) and record.get(key) == aws_source for record in records):
+        for record in records:  # AWS never mixes sources in one event: the first record that names one
+            trigger = _record_trigger(record)
+            if trigger is not None:
                 return trigger
     if "detail-type" in event and "source" in event and "detail" in event:
         return EVENTBRIDGE
     if "eventSource" in event or isinstance(records, list):  # what AWS sources' events carry
         return UNSUPPORTED if _aws_source(event) is not None else DIRECT
     return DIRECT
+
+
+def _record_trigger(record: object) -> str | None:
+    """The trigger whose source a record of `Records` names, if it names one this layer runs."""
+    if isinstance(record, dict):
+        for key, aws_source, trigger in _RECORD_TRIGGERS:
+            if record.get(key) == aws_source:
+                return trigger
+    return None
 
 
 #: AWS sources whose events name them without the "aws:" prefix the others carry.
