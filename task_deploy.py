@@ -63,6 +63,8 @@ _ID_PATTERNS = {
     "file": r"/[A-Za-z0-9/_.@+-]{1,4095}",
 }
 _KEY_PATTERN = r"[A-Za-z0-9_.+=@-]{1,256}"
+#: Top-level directories a secret's directory may not be mounted under: the image needs what is there.
+_SYSTEM_DIRECTORIES = frozenset({"bin", "dev", "lib", "lib64", "proc", "sbin", "sys", "usr"})
 #: Variables a secret may not be delivered as: the library's settings, AWS's and the platforms' own
 #: (a password in TASK_CONFIG_DB would be logged as a path; AWS_* are reserved in Lambda).
 _PLATFORM_PREFIXES = ("TASK_", "AWS_", "LAMBDA_", "PYTHON", "LD_", "JOB_", "CLOUD_RUN_", "_")
@@ -129,8 +131,13 @@ def parse_delivery(text: str) -> Delivery:
         problems.append(f"expected PARAM={_DELIVERY_FORMS}")
     elif not re.fullmatch(_ID_PATTERNS[kind], ident) or (hash_sign and not re.fullmatch(_KEY_PATTERN, key)):
         problems.append(f"{kind}: {ident!r}{'#' + key if hash_sign else ''} is not a valid {kind} id")
-    elif kind == "file" and (Path(ident).parent == Path("/") or os.path.normpath(ident) != ident):
-        problems.append(f"file: {ident!r} must be a normalised absolute path in a directory below /")
+    elif kind == "file" and (len(Path(ident).parts) < 4 or os.path.normpath(ident) != ident):
+        problems.append(
+            f"file: {ident!r} must be a normalised absolute path in a directory of its own, two levels "
+            "below / at least (such as /run/secrets/NAME): the secret is mounted over that whole directory"
+        )
+    elif kind == "file" and Path(ident).parts[1] in _SYSTEM_DIRECTORIES:
+        problems.append(f"file: {ident!r} is under /{Path(ident).parts[1]}, which the image's programs need")
     elif kind == "env" and (ident in _PLATFORM_VARIABLES or ident.startswith(_PLATFORM_PREFIXES)):
         problems.append(f"env: {ident} is the platform's or the library's own variable, not a secret's")
     if problems:

@@ -539,7 +539,18 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
             ["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/etc/task/token"],
             "cannot deliver api_token=file:/etc/task/token: /etc/task holds the TinyDB file",
         ),
-        (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/token"], "a directory below /"),
+        (
+            ["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/token"],
+            "a directory of its own",
+        ),
+        (
+            ["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/etc/token"],
+            "a directory of its own",
+        ),
+        (
+            ["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/usr/local/bin/token"],
+            "is under /usr, which the image's programs need",
+        ),
         (["k8s-job", "report_sync:ReportSync", "--secret", "api_token=file:/run/../token"], "normalised"),
         (
             ["batch-job", "report_sync:ReportSync", "--secret", "api_token=env:TASK_CONFIG_DB"],
@@ -568,6 +579,8 @@ def test_k8s_job_runs_task_run_for_the_task(k8s_jobs):
         "twice",
         "file-in-config-dir",
         "file-in-root",
+        "file-in-a-top-level-directory",
+        "file-in-a-system-directory",
         "file-not-normalised",
         "env-of-the-library",
         "handler-that-is-not-a-name",
