@@ -528,22 +528,7 @@ def sqs_event(count: int) -> dict[str, object]:
 def sqs_batch(rounds: int, number: int) -> list[Row]:
     """`assignment.handler` on an SQS batch of 10 records against ten direct invocations of the same
     parameters, with the runtime client's JSON logging: what the batch layer and body decoding add."""
-    import assignment
-    from task_testing import FakeLambdaContext
-
-    context = FakeLambdaContext("widget")
-    event = sqs_event(10)
-
-    def ten_direct() -> None:
-        for _ in range(10):
-            assignment.handler(PARAMS, context)
-
-    def batch() -> object:
-        return assignment.handler(event, context)
-
-    with lambda_json_logging(NullSink()):
-        assert batch() == {"batchItemFailures": []}
-        pairs = alternate_calls(ten_direct, batch, rounds, number // 10)
+    pairs = batch_against_direct(sqs_event(10), rounds, number)
     return [calls_row("SQS: a batch of 10 records vs 10 direct invocations", pairs, limit=1.3)]
 
 
