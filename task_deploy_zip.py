@@ -25,6 +25,7 @@ LAMBDA_MODULES = (
     "task",
     "task_deadline",
     "task_fields",
+    "task_http",
     "task_lambda",
     "task_secrets",
     "task_sources",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from task import ConfigError, LambdaTask, SourceError, Stopped, StoreUnavailable, shown
+from task import LambdaTask, SourceError, Stopped, shown
 from task_fields import json_kind
 
 TYPE_CHECKING = False
@@ -66,12 +66,6 @@ _RECORD_TRIGGERS = (
 )
 #: SQS and SNS message ids are UUIDs; a longer "id" is no message AWS sent.
 MAX_MESSAGE_ID = 128
-_STATUS_TEXT = {
-    200: "200 OK",
-    400: "400 Bad Request",
-    500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-}
 
 #: The trigger layer's own problems, beside the record task.py logs under "task" for each unit.
 logger = logging.getLogger("task.lambda")
@@ -365,7 +359,9 @@ def handle_event(
 
         units = _units(event, trigger)
         if trigger in _HTTP_TRIGGERS:
-            return _http_response(task_for(units[0]), event, trigger)
+            import task_http  # only for a request: a direct invoke or a queue never loads it
+
+            return task_http.http_response(task_for(units[0]), event, alb=trigger == ALB)
         if trigger == SQS:
             return _batch_response(task_for, _is_fifo(event), units, _deadline(context, task_class, environ))
         if trigger in _STREAM_TRIGGERS:
@@ -413,40 +409,6 @@ def _deadline(context: object, task_class: type[LambdaTask], environ: Mapping[st
     return Deadline(context, task_class.environ if environ is None else environ)
 
 
-def _http_response(task: LambdaTask, event: dict[str, object], trigger: str) -> dict[str, object]:
-    """Run the task of an API Gateway, function URL or load balancer request, and answer it."""
-    try:
-        result = task.run()
-    except ConfigError as error:
-        return _http_answer(
-            400, {"errorType": type(error).__name__, "errorMessage": str(error)}, event, trigger
-        )
-    except StoreUnavailable as error:  # worth retrying: the message names the store, not the secret
-        return _http_answer(
-            503, {"errorType": type(error).__name__, "errorMessage": str(error)}, event, trigger
-        )
-    except Stopped:
-        raise
-    except BaseException:  # run() logged it, traceback and all; the caller learns nothing of it
-        return _http_answer(500, _internal_error(task), event, trigger)
-    try:
-        return _http_answer(200, result, event, trigger)
-    except ValueError as error:  # run() logged "ok", but the result cannot be sent: the unit failed
-        fields = {
-            "task": task.name,
-            "runtime": task.runtime,
-            "outcome": "failed",
-            "source": task.describe_source(),
-        }
-        logger.error(
-            "%s: the result is not JSON (%s), so the request was answered 500",
-            task.name,
-            shown(str(error), limit=200),
-            extra={**fields, **task.log_fields()},
-        )
-        return _http_answer(500, _internal_error(task), event, trigger)
-
-
 def layer_fields(task: LambdaTask, outcome: str) -> dict[str, object]:
     """The fields of a record this layer logs about a unit (logger "task.lambda"), as the unit's own
     record has them: a skipped stream record, records left by the deadline."""
@@ -457,30 +419,6 @@ def layer_fields(task: LambdaTask, outcome: str) -> dict[str, object]:
         "source": task.describe_source(),
         **task.log_fields(),
     }
-
-
-def _internal_error(task: LambdaTask) -> dict[str, object]:
-    """A 500's body: nothing of what went wrong, only where the function's log has it."""
-    return {
-        "errorMessage": "internal error: the function's log says why",
-        "requestId": getattr(task.context, "aws_request_id", None),
-    }
-
-
-def _http_answer(status: int, body: object, event: dict[str, object], trigger: str) -> dict[str, object]:
-    """The response to a request: `body` as strict JSON (encode_json() says what it refuses)."""
-    response: dict[str, object] = {"statusCode": status}
-    if trigger == ALB:
-        response["statusDescription"] = _STATUS_TEXT[status]
-    if trigger == ALB and "multiValueHeaders" in event:  # the target group has multi-value headers on
-        response["multiValueHeaders"] = {"Content-Type": ["application/json"]}
-    else:
-        response["headers"] = {"Content-Type": "application/json"}
-    import task_sources  # loaded already: the request's body was read with it
-
-    response["body"] = task_sources.encode_json(body)
-    response["isBase64Encoded"] = False
-    return response
 
 
 def _batch_response(

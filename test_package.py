@@ -29,6 +29,7 @@ LIBRARY_MODULES = (
     "task_events",
     "task_everywhere",
     "task_fields",
+    "task_http",
     "task_lambda",
     "task_logging",
     "task_process",
