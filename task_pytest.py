@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from task_testing import RUNTIME_CLIENT, FakeLambdaContext, FunctionError, FunctionProcess, RuntimeAPI
+from task_runtime_api import RUNTIME_CLIENT, FunctionError, FunctionProcess, RuntimeAPI
+from task_testing import FakeLambdaContext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -35,6 +35,7 @@ LIBRARY_MODULES = (
     "task_process",
     "task_pytest",
     "task_run",
+    "task_runtime_api",
     "task_secrets",
     "task_sources",
     "task_store_clients",
