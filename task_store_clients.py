@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 from abc import ABC, abstractmethod
 
 from task import ConfigError, StoreUnavailable, shown
@@ -40,6 +41,8 @@ LOOPBACK = "127.0.0.1"
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 #: More than a secret (64 KiB) or a parameter (8 KiB) and their JSON around them can need.
 MAX_ANSWER_BYTES = 1024 * 1024
+#: An answer's Content-Length header, in any case, as HTTP allows.
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,9})[ \t]*(?:\r\n|$)", re.IGNORECASE)
 #: The stores, as messages name them, by the reference kind each serves.
 STORES = {"$secret": "AWS Secrets Manager", "$ssm": "AWS Systems Manager Parameter Store"}
 #: The error codes that mean "ask again later" whatever the HTTP status says.
@@ -155,7 +158,8 @@ class ExtensionClient(Client):
         HTTP/1.0 over a socket of its own, not http.client: that one bounds each
         read, not the whole answer (an answer that trickles in would outlast
         TASK_SECRETS_TIMEOUT_MS), and importing it costs about 15 ms of a first
-        call. A 1.0 request gets its body whole, ended by the connection's close.
+        call. A 1.0 request gets its body whole, ended by the connection's close
+        or by the length its Content-Length header gives.
         """
         import socket
         import time
@@ -179,11 +183,22 @@ class ExtensionClient(Client):
                     if not chunk:
                         break
                     answer += chunk
+                    if _body_length(bytes(answer)) is not None:  # all of it: no need to wait for the close
+                        break
         except TimeoutError:
             raise StoreUnavailable("no answer in time") from None
         except OSError as exc:
             raise StoreUnavailable(f"no answer ({exc.strerror or type(exc).__name__})") from None
         return _status_and_body(bytes(answer))
+
+
+def _body_length(answer: bytes) -> int | None:
+    """The body's length that the answer's Content-Length gives, once the answer holds all of it."""
+    head, separator, body = answer.partition(b"\r\n\r\n")
+    announced = _CONTENT_LENGTH.search(head) if separator else None
+    if announced is None or len(body) < int(announced.group(1)):
+        return None
+    return int(announced.group(1))
 
 
 def _status_and_body(answer: bytes) -> tuple[int, bytes]:
@@ -199,7 +214,8 @@ def _status_and_body(answer: bytes) -> tuple[int, bytes]:
         or b"\r\ntransfer-encoding:" in head.lower()  # a 1.0 request may not be answered in chunks
     ):
         raise StoreUnavailable("an answer that is not HTTP, or larger than any secret")
-    return int(status_line[1]), body
+    length = _body_length(answer)
+    return int(status_line[1]), body if length is None else body[:length]
 
 
 def _text_in(kind: str, answer: object) -> str:

@@ -401,6 +401,33 @@ def test_a_kept_value_serves_for_its_ttl_and_each_stand_in_starts_afresh() -> No
         lambda_run(event, {**down, **LISTED, "TASK_SECRETS_TIMEOUT_MS": "300"})
 
 
+def test_an_answer_whose_length_is_given_is_read_though_the_connection_stays_open() -> None:
+    body = json.dumps({"Name": "db/password", "SecretString": SECRET}).encode()
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def answer_and_keep_open() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(64 * 1024)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            done.wait(10)  # as a server that keeps connections alive would
+
+    threading.Thread(target=answer_and_keep_open, daemon=True).start()
+    environ = {
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(listener.getsockname()[1]),
+        "AWS_SESSION_TOKEN": "t",
+    }
+    try:
+        event = widget_params(password={"$secret": "db/password"})
+        assert (
+            lambda_run(event, {**environ, **LISTED, "TASK_SECRETS_TIMEOUT_MS": "5000"}) == expected_result()
+        )
+    finally:
+        done.set()
+        listener.close()
+
+
 def test_an_answer_that_trickles_in_is_unavailable_once_the_timeout_has_passed() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
